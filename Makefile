@@ -1,0 +1,95 @@
+# dmio - the kernel's dm-io service in userspace.  GNU Make.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
+
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+CFLAGS ?= -O2 -g
+override CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -Iinclude -Isrc/lib
+LDLIBS_LIB := -laio -pthread
+CLI_PKGS := blkid popt smartcols json-c
+
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || cat VERSION)
+SOVERSION := 0
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+B := build
+LIB_SRC := $(wildcard src/lib/*.c)
+LIB_HDR := include/dmio.h src/lib/dmio-internal.h
+UNIT_SRC := $(wildcard tests/unit/test-*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/%)
+UNIT_SAN := $(UNIT_SRC:tests/unit/%.c=$(B)/san/%)
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+.PHONY: all check check-unit check-sanitize check-valgrind deps clean
+all: $(B)/libdmio.a $(B)/libdmio.so
+
+deps:
+	$(Q)scripts/deps
+
+# ---- the library ----
+$(B)/lib/%.o: src/lib/%.c $(LIB_HDR)
+	@mkdir -p $(@D)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) -fPIC -c -o $@ $<
+
+$(B)/san/lib/%.o: src/lib/%.c $(LIB_HDR)
+	@mkdir -p $(@D)
+	@echo "  CC san  $<"
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -c -o $@ $<
+
+LIB_OBJ := $(LIB_SRC:src/lib/%.c=$(B)/lib/%.o)
+LIB_SAN_OBJ := $(LIB_SRC:src/lib/%.c=$(B)/san/lib/%.o)
+
+$(B)/libdmio.a: $(LIB_OBJ)
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(B)/libdmio.so.$(SOVERSION): $(LIB_OBJ) src/lib/libdmio.map
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,libdmio.so.$(SOVERSION) -Wl,--version-script=src/lib/libdmio.map -o $@ $(LIB_OBJ) $(LDLIBS_LIB)
+
+$(B)/libdmio.so: $(B)/libdmio.so.$(SOVERSION)
+	$(Q)ln -sf libdmio.so.$(SOVERSION) $@
+
+$(B)/san/libdmio.a: $(LIB_SAN_OBJ)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+# ---- unit tests: against the static library, and under ASan+UBSan ----
+$(B)/test-%: tests/unit/test-%.c tests/unit/unit.h $(B)/libdmio.a
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(B)/libdmio.a $(LDLIBS_LIB)
+
+$(B)/san/test-%: tests/unit/test-%.c tests/unit/unit.h $(B)/san/libdmio.a
+	@echo "  CC san  $@"
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -Itests/unit -o $@ $< $(B)/san/libdmio.a $(LDLIBS_LIB)
+
+check-unit: $(UNIT_BIN)
+	$(Q)tests/unit/run $(UNIT_BIN)
+
+check-sanitize: $(UNIT_SAN)
+	$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		tests/unit/run $(UNIT_SAN)
+
+check-valgrind: $(UNIT_BIN)
+	$(Q)DMIO_VALGRIND=1 tests/unit/run $(UNIT_BIN)
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory check-unit
+	$(Q)$(MAKE) --no-print-directory check-sanitize
+	$(Q)$(MAKE) --no-print-directory check-valgrind
+
+clean:
+	rm -rf $(B)

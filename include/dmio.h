@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * dmio.h - the Linux kernel's dm-io service in userspace.
+ *
+ * The seed API (Documentation/admin-guide/device-mapper/dm-io.rst) with a
+ * dmio_ prefix: a block device becomes an open file descriptor, a struct page
+ * becomes a DMIO_PAGE_SIZE-sized, DMIO_PAGE_SIZE-aligned piece of memory.
+ * Beyond the seed, an explicit client (as the kernel's dm_io_client) chooses
+ * the engine and queue depth, and dmio_submit() is the one request call that
+ * the six service calls wrap.  See libdmio(3).
+ */
+#ifndef DMIO_H
+#define DMIO_H
+
+#include <limits.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DMIO_SECTOR_SHIFT 9 /* a sector is 512 bytes, always */
+#define DMIO_SECTOR_SIZE (1u << DMIO_SECTOR_SHIFT)
+#define DMIO_PAGE_SIZE 4096u /* the size of a "page" in this API */
+#define DMIO_MAX_REGIONS (sizeof(unsigned long) * CHAR_BIT)
+
+enum { DMIO_READ = 0, DMIO_WRITE = 1 };
+
+/* Where the I/O goes: sectors [sector, sector + count) of an open fd. */
+struct dmio_region {
+	int fd;
+	uint64_t sector;
+	uint64_t count;
+};
+
+/* A chain of pages; only the first is entered at an offset. */
+struct dmio_page_list {
+	struct dmio_page_list *next;
+	void *page; /* DMIO_PAGE_SIZE bytes, DMIO_PAGE_SIZE-aligned */
+};
+
+/* One piece of memory: len bytes at page + offset.  An array of these is
+ * consumed in order for as many bytes as a region needs; an entry whose
+ * page is NULL ends the array (reaching it is -EINVAL). */
+struct dmio_bvec {
+	void *page;
+	unsigned int len;
+	unsigned int offset;
+};
+
+/* error: bit i set <=> where[i] failed. */
+typedef void (*dmio_notify_fn)(unsigned long error, void *context);
+
+/*
+ * The seed's calls, on the default client (engine from $DMIO_ENGINE, "aio"
+ * when unset; queue depth from $DMIO_QUEUE_DEPTH).  Sync calls return 0, -EIO
+ * when a bit is set in *error_bits, or a negative errno for invalid arguments
+ * with nothing submitted.  Async calls return 0 and later run fn exactly once,
+ * on the client's completion thread, after every region completed; or return
+ * a negative errno at once and never run fn.
+ */
+int dmio_get(unsigned int num_pages);
+void dmio_put(unsigned int num_pages);
+
+int dmio_sync(unsigned int num_regions, struct dmio_region *where, int rw,
+	      struct dmio_page_list *pl, unsigned int offset,
+	      unsigned long *error_bits);
+int dmio_async(unsigned int num_regions, struct dmio_region *where, int rw,
+	       struct dmio_page_list *pl, unsigned int offset,
+	       dmio_notify_fn fn, void *context);
+int dmio_sync_bvec(unsigned int num_regions, struct dmio_region *where, int rw,
+		   struct dmio_bvec *bvec, unsigned long *error_bits);
+int dmio_async_bvec(unsigned int num_regions, struct dmio_region *where,
+		    int rw, struct dmio_bvec *bvec, dmio_notify_fn fn,
+		    void *context);
+int dmio_sync_vm(unsigned int num_regions, struct dmio_region *where, int rw,
+		 void *data, unsigned long *error_bits);
+int dmio_async_vm(unsigned int num_regions, struct dmio_region *where, int rw,
+		  void *data, dmio_notify_fn fn, void *context);
+
+/* ---- Beyond the seed: clients and the one request call ---- */
+
+struct dmio_client;
+
+/*
+ * engine: "aio" (libaio) or "sync" (preadv/pwritev), NULL for "aio".
+ * queue_depth: requests in flight, 0 for the default (32; 1 for sync).
+ * max_io: the largest single request in bytes, 0 for the default (1 MiB);
+ * a multiple of DMIO_PAGE_SIZE.  Returns NULL with errno set on failure.
+ */
+struct dmio_client *dmio_client_create(const char *engine,
+				       unsigned int queue_depth,
+				       unsigned int max_io);
+/* Waits for the client's I/O to complete, then frees it. */
+void dmio_client_destroy(struct dmio_client *client);
+int dmio_client_get(struct dmio_client *client, unsigned int num_pages);
+void dmio_client_put(struct dmio_client *client, unsigned int num_pages);
+/* The client the seed calls use, created on first use; NULL and errno
+ * when it cannot be created. */
+struct dmio_client *dmio_default_client(void);
+
+struct dmio_stats {
+	const char *engine;
+	unsigned int queue_depth;
+	unsigned int max_io;
+	unsigned int reserved_pages; /* the sum of get less the sum of put */
+	unsigned int pool_pages;     /* bounce pages the pool holds */
+	unsigned int free_pages;     /* of which not in use */
+	unsigned long long page_allocs; /* pages allocated, ever */
+	unsigned long long requests;    /* engine requests issued, ever */
+	unsigned long long bounced;     /* of which through bounce pages */
+};
+int dmio_client_stats(struct dmio_client *client, struct dmio_stats *stats);
+
+enum dmio_mem_type { DMIO_MEM_PAGE_LIST, DMIO_MEM_BVEC, DMIO_MEM_VM };
+
+/* Per region detail: the first error seen and the sector where the failed
+ * request began (the exact failing sector lies within max_io of it). */
+struct dmio_result {
+	int error; /* 0 or a positive errno */
+	uint64_t error_sector;
+};
+
+struct dmio_request {
+	int rw;				/* DMIO_READ or DMIO_WRITE */
+	enum dmio_mem_type mem_type;
+	unsigned int offset;		/* into the first page: page lists only */
+	union {
+		struct dmio_page_list *pl;
+		struct dmio_bvec *bvec;
+		void *vma;
+	} mem;
+	dmio_notify_fn fn;		/* NULL: synchronous */
+	void *context;
+	struct dmio_client *client;	/* NULL: the default client */
+	struct dmio_result *results;	/* NULL, or num_regions entries */
+};
+
+/*
+ * The one entry point.  Synchronous when req->fn is NULL (then error_bits,
+ * if not NULL, receives the bitset), else asynchronous.  Calling it
+ * synchronously from a completion callback returns -EDEADLK.
+ */
+int dmio_submit(const struct dmio_request *req, unsigned int num_regions,
+		const struct dmio_region *where, unsigned long *error_bits);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DMIO_H */

@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The internal contract of libdmio: the buffer walker, the request ("piece"),
+ * the page pool, the engine ops table, and the client that ties them
+ * together.  Everything here runs on the client's completion thread unless
+ * it says otherwise.
+ */
+#ifndef DMIO_INTERNAL_H
+#define DMIO_INTERNAL_H
+
+#include <libaio.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/uio.h>
+
+#include "dmio.h"
+
+#define container_of(ptr, type, member) \
+	((type *)((char *)(ptr) - offsetof(type, member)))
+
+/* ---- dpages.c: the three buffer types behind one walker (dm-io's dpages) ---- */
+
+struct dpages {
+	/* The current contiguous piece of memory: *len bytes at *addr. */
+	void (*get_page)(struct dpages *dp, char **addr, size_t *len);
+	/* Move on by n bytes, n <= the len get_page gave. */
+	void (*next_page)(struct dpages *dp, size_t n);
+	union {
+		struct dmio_page_list *pl;
+		struct dmio_bvec *bvec;
+		char *vma;
+	} ptr;
+	unsigned int offset; /* into the current page or bvec */
+};
+
+/* Set dp up for req's memory; -EINVAL if it cannot cover len bytes. */
+int dp_init(struct dpages *dp, const struct dmio_request *req, uint64_t len);
+/* Move dp on by n bytes: only, copying them to or from buf, or zeroing them. */
+void dp_advance(struct dpages *dp, size_t n);
+void dp_copy_out(struct dpages *dp, char *buf, size_t n); /* memory -> buf */
+void dp_copy_in(struct dpages *dp, const char *buf, size_t n); /* buf -> memory */
+void dp_zero(struct dpages *dp, size_t n);
+
+/* ---- core.c: one I/O call, split into pieces ---- */
+
+struct region_state {
+	int fd;
+	uint64_t pos, end;   /* bytes still to split: [pos, end) */
+	unsigned int align;  /* O_DIRECT: offsets, lengths, addresses; else 0 */
+	struct dpages dp;    /* the walker where pos is */
+};
+
+/* One call: its regions, split round robin, and what is left of each. */
+struct dmio_io {
+	struct dmio_io *next;
+	struct dmio_client *client;
+	int rw;
+	unsigned int num_regions;
+	unsigned int next_region; /* round robin over regions left to split */
+	unsigned int regions_left;
+	unsigned long count;
+	unsigned long error_bits;
+	dmio_notify_fn fn;
+	void *context;
+	struct dmio_result *results;
+	struct region_state r[];
+};
+
+
+/* One engine request: a contiguous byte range of one region. */
+struct dmio_piece {
+	struct iocb iocb; /* aio: the engine finds the piece by container_of */
+	struct dmio_io *io;
+	struct dmio_piece *next;
+	unsigned int region;
+	int fd;
+	int rw;
+	uint64_t start;    /* byte offset on the fd where the piece begins */
+	size_t total;      /* its length */
+	uint64_t pos;      /* what is left: len bytes at pos, from iov */
+	size_t len;
+	struct iovec *iov; /* the part of iovs still to transfer */
+	int iovcnt;
+	struct iovec *iovs; /* max_iov entries, allocated with the piece */
+	long res;          /* engine result: bytes done, or -errno */
+	struct dpages dp;  /* the caller's memory at the piece's start */
+	/* Bounce: the data goes through pool pages, copied from or to the
+	 * caller's memory, for an O_DIRECT fd that cannot take it as it is. */
+	unsigned int nbounce;
+	char **bounce_pages; /* max_iov entries */
+};
+
+/* ---- pool.c: pieces and bounce pages, sized by get/put ---- */
+
+struct dmio_pool {
+	pthread_mutex_t lock;
+	struct dmio_piece *free_pieces; /* completion thread only */
+	unsigned int npieces, max_iov;
+	char **pages;          /* free pages, a stack */
+	unsigned int nfree, npages, cap;
+	unsigned int base, reserved;
+	unsigned long long page_allocs;
+};
+
+int pool_init(struct dmio_pool *pool, unsigned int npieces,
+	      unsigned int max_iov, unsigned int base_pages);
+void pool_exit(struct dmio_pool *pool);
+int pool_get(struct dmio_pool *pool, unsigned int n);
+void pool_put(struct dmio_pool *pool, unsigned int n);
+struct dmio_piece *pool_piece(struct dmio_pool *pool);
+void pool_piece_free(struct dmio_pool *pool, struct dmio_piece *p);
+/* Take up to n free pages into pages[]; returns how many were taken. */
+unsigned int pool_take_pages(struct dmio_pool *pool, char **pages,
+			     unsigned int n);
+void pool_give_pages(struct dmio_pool *pool, char **pages, unsigned int n);
+
+/* ---- engines: one ops table each (engine-sync.c, engine-aio.c) ---- */
+
+enum { DMIO_Q_COMPLETED, DMIO_Q_QUEUED, DMIO_Q_BUSY };
+
+struct dmio_client;
+
+struct dmio_engine_ops {
+	const char *name;
+	unsigned int default_depth;
+	/* 0 or -errno; may set c->engine. */
+	int (*init)(struct dmio_client *c);
+	/* Only when nothing is in flight. */
+	void (*exit)(struct dmio_client *c);
+	/*
+	 * Take one piece.  A synchronous engine does the I/O now, sets p->res
+	 * and returns DMIO_Q_COMPLETED.  An asynchronous one returns
+	 * DMIO_Q_QUEUED (submitted by the next commit) or DMIO_Q_BUSY (take
+	 * it back; reap first).
+	 */
+	int (*queue)(struct dmio_client *c, struct dmio_piece *p);
+	/* Submit what queue took.  NULL for synchronous engines. */
+	void (*commit)(struct dmio_client *c);
+	/* Wait for at least one queued piece; put up to max completed ones,
+	 * with res set, in done[] and return how many. */
+	unsigned int (*reap)(struct dmio_client *c, struct dmio_piece **done,
+			     unsigned int max);
+};
+
+extern const struct dmio_engine_ops dmio_sync_engine;
+extern const struct dmio_engine_ops dmio_aio_engine;
+
+/* ---- client.c: the client and its completion thread ---- */
+
+struct dmio_client {
+	const struct dmio_engine_ops *ops;
+	void *engine;
+	unsigned int depth, max_io;
+	struct dmio_pool pool;
+
+	pthread_t thread;
+	pthread_mutex_t lock; /* protects what follows up to the thread-only part */
+	pthread_cond_t wake;  /* new work, or stopping */
+	pthread_cond_t idle;  /* outstanding reached 0 */
+	struct dmio_io *incoming, **incoming_tail;
+	unsigned long outstanding; /* calls accepted and not completed */
+	bool stopping;
+	unsigned long long requests, bounced; /* atomic */
+
+	/* Completion-thread only. */
+	struct dmio_io *active, **active_tail; /* calls being split */
+	unsigned int inflight;
+};
+
+bool client_on_thread(struct dmio_client *c);
+/* Hand a validated call to the completion thread. */
+void client_enqueue(struct dmio_client *c, struct dmio_io *io);
+/* Completion thread: split calls into pieces and run them; returns when
+ * nothing is in flight and no work is queued. */
+void core_run(struct dmio_client *c);
+/* Completion thread: the call is finished; release it. */
+void client_io_done(struct dmio_client *c);
+
+#endif
