@@ -32,8 +32,14 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/%)
 UNIT_SAN := $(UNIT_SRC:tests/unit/%.c=$(B)/san/%)
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all check check-unit check-sanitize check-valgrind deps clean
-all: $(B)/libdmio.a $(B)/libdmio.so
+CLI_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(CLI_PKGS) 2>/dev/null)
+CLI_LIBS := $(shell $(PKG_CONFIG) --libs $(CLI_PKGS) 2>/dev/null)
+CLI_SRC := $(wildcard src/cli/*.c)
+CLI_HDR := $(wildcard src/cli/*.h) include/dmio.h
+CLI_OBJ := $(CLI_SRC:src/cli/%.c=$(B)/cli/%.o)
+
+.PHONY: all check check-unit check-sanitize check-valgrind check-bats deps demo clean
+all: $(B)/libdmio.a $(B)/libdmio.so $(B)/dmio
 
 deps:
 	$(Q)scripts/deps
@@ -65,6 +71,16 @@ $(B)/libdmio.so: $(B)/libdmio.so.$(SOVERSION)
 
 $(B)/san/libdmio.a: $(LIB_SAN_OBJ)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+# ---- the dmio program, linked with the static library ----
+$(B)/cli/%.o: src/cli/%.c $(CLI_HDR)
+	@mkdir -p $(@D)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) $(CLI_CFLAGS) -Isrc/cli -DDMIO_VERSION='"$(VERSION)"' -c -o $@ $<
+
+$(B)/dmio: $(CLI_OBJ) $(B)/libdmio.a
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(B)/libdmio.a $(CLI_LIBS) $(LDLIBS_LIB)
 
 # ---- unit tests: against the static library, and under ASan+UBSan ----
 $(B)/test-%: tests/unit/test-%.c tests/unit/unit.h $(B)/libdmio.a

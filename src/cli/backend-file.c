@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The file backend: block devices and regular files, opened as file
+ * descriptors that libdmio does the I/O on.  Block devices opened for
+ * writing are claimed with O_EXCL, so a mounted or otherwise held device is
+ * refused (the kernel says EBUSY) unless the user forces it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static int file_open(struct dev *dev, const char *path, bool write, bool excl,
+		     bool direct)
+{
+	struct statx stx;
+	struct stat st;
+	int flags = (write ? O_RDWR : O_RDONLY) | O_CLOEXEC | (direct ? O_DIRECT : 0);
+	int fd, r;
+
+	if (stat(path, &st))
+		return -errno;
+	if (!S_ISBLK(st.st_mode) && !S_ISREG(st.st_mode))
+		return -ENOTBLK;
+	if (S_ISBLK(st.st_mode) && excl)
+		flags |= O_EXCL;
+	fd = open(path, flags);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st))
+		goto fail;
+	*dev = (struct dev){ .ops = &file_backend, .fd = fd, .direct = direct,
+			     .is_blk = S_ISBLK(st.st_mode), .lbs = 512,
+			     .pbs = 512, .dio_align = 512 };
+	if (dev->is_blk) {
+		uint64_t size;
+		int lbs, pbs;
+
+		if (ioctl(fd, BLKGETSIZE64, &size) || ioctl(fd, BLKSSZGET, &lbs) ||
+		    ioctl(fd, BLKPBSZGET, &pbs))
+			goto fail;
+		dev->size = size;
+		dev->lbs = dev->dio_align = (unsigned int)lbs;
+		dev->pbs = (unsigned int)pbs;
+		dev->id_dev = st.st_rdev;
+	} else {
+		dev->size = (uint64_t)st.st_size;
+		dev->id_dev = st.st_dev;
+		dev->id_ino = st.st_ino;
+		if (!statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) &&
+		    stx.stx_mask & STATX_DIOALIGN && stx.stx_dio_offset_align) {
+			dev->dio_align = stx.stx_dio_offset_align;
+			if (stx.stx_dio_mem_align > dev->dio_align)
+				dev->dio_align = stx.stx_dio_mem_align;
+		}
+	}
+	return 0;
+fail:
+	r = -errno;
+	close(fd);
+	return r;
+}
+
+static int file_flush(struct dev *dev)
+{
+	return fdatasync(dev->fd) ? -errno : 0;
+}
+
+static void file_close(struct dev *dev)
+{
+	if (dev->fd >= 0)
+		close(dev->fd);
+	dev->fd = -1;
+}
+
+const struct backend_ops file_backend = {
+	.name = "file",
+	.open = file_open,
+	.flush = file_flush,
+	.close = file_close,
+};

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Region specs, DEVICE[:START[+COUNT]], and sizes: pure parsers, no I/O, so
+ * that they can be unit-tested and fuzzed on their own.
+ */
+#ifndef DMIO_SPEC_H
+#define DMIO_SPEC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* The largest sector count a size may give: its bytes fit in an off_t. */
+#define SPEC_MAX_SECTORS (INT64_MAX >> 9)
+
+/*
+ * A size: decimal digits, 512-byte sectors; or with a suffix K, M, G, T (or
+ * KiB, MiB, GiB, TiB), bytes in powers of 1024, which must come to whole
+ * sectors.  Returns NULL and sets *sectors, or a message saying what is wrong.
+ */
+const char *parse_sectors(const char *s, uint64_t *sectors);
+
+struct spec {
+	char *device;     /* allocated: a path or a TAG=value */
+	uint64_t start;   /* sectors */
+	uint64_t count;   /* sectors, when has_count */
+	bool has_count;
+};
+
+/*
+ * Split at the last ':' into the device and START[+COUNT].  Returns NULL
+ * and fills *spec (free spec->device), or a message saying what is wrong;
+ * then nothing is allocated.
+ */
+const char *spec_parse(const char *text, struct spec *spec);
+
+#endif
