@@ -101,11 +101,20 @@ check-sanitize: $(UNIT_SAN)
 check-valgrind: $(UNIT_BIN)
 	$(Q)DMIO_VALGRIND=1 tests/unit/run $(UNIT_BIN)
 
+# The CLI suites, strict: a skipped test fails the run.
+check-bats: $(B)/dmio
+	$(Q)tests/bats/run-strict tests/bats
+
 check: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory check-unit
 	$(Q)$(MAKE) --no-print-directory check-sanitize
 	$(Q)$(MAKE) --no-print-directory check-valgrind
+	$(Q)$(MAKE) --no-print-directory check-bats
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/demo
 
 clean:
 	rm -rf $(B)

@@ -1,0 +1,65 @@
+#!/usr/bin/env bats
+# info, and regions named by UUID= and LABEL= (libblkid).
+load helper
+
+UUID=2f0a52a6-6d4c-4b8e-9b1e-0d1f5ad1c0de
+
+fs_loop() {
+	truncate -s 16M fs.img
+	mkfs.ext4 -q -F -L "dmio-$BATS_TEST_NUMBER-$$" -U "$UUID" fs.img
+	loop fs.img
+}
+
+@test "info on an image file: size, sector sizes, no filesystem" {
+	img f 1M
+	run --separate-stderr "$DMIO" --json info f f:8+16
+	assert_success
+	[ "$(json '.regions[0].count')" = 2048 ]
+	[ "$(json '.regions[0].bytes')" = 1048576 ]
+	[ "$(json '.regions[0].logical_sector_size')" = 512 ]
+	[ "$(json '.regions[0].type')" = null ]
+	[ "$(json '.regions[1].sector')" = 8 ]
+	[ "$(json '.regions[1].bytes')" = 8192 ]
+	[ "$(json '.regions[1] | keys_unsorted | join(",")')" = \
+		"index,region,device,sector,count,bytes,logical_sector_size,physical_sector_size,type,uuid,label" ]
+}
+
+@test "info on a loop device with ext4: TYPE, UUID and LABEL" {
+	local dev
+	dev=$(fs_loop)
+	run "$DMIO" --json info "$dev"
+	assert_success
+	[ "$(json '.regions[0].device')" = "$dev" ]
+	[ "$(json '.regions[0].type')" = ext4 ]
+	[ "$(json '.regions[0].uuid')" = "$UUID" ]
+	[ "$(json '.regions[0].label')" = "dmio-$BATS_TEST_NUMBER-$$" ]
+	[ "$(json '.regions[0].count')" = 32768 ]
+	run "$DMIO" info "$dev"
+	assert_success
+	assert_output --partial ext4
+	assert_output --partial "$UUID"
+}
+
+@test "UUID= and LABEL= resolve to the loop device, for info and copy" {
+	local dev
+	dev=$(fs_loop)
+	run "$DMIO" --json info "UUID=$UUID" "LABEL=dmio-$BATS_TEST_NUMBER-$$:2+2"
+	assert_success
+	[ "$(json '.regions[0].device')" = "$dev" ]
+	[ "$(json '.regions[1].device')" = "$dev" ]
+	[ "$(json '.regions[1].sector')" = 2 ]
+	truncate -s 16M copy.img
+	run "$DMIO" copy "UUID=$UUID" copy.img
+	assert_success
+	cmp <(head -c 16M "$dev") copy.img
+}
+
+@test "info on a 4096-byte-sector loop device" {
+	truncate -s 8M d.img
+	local dev
+	dev=$(loop d.img --sector-size 4096)
+	run "$DMIO" --json info "$dev"
+	assert_success
+	[ "$(json '.regions[0].logical_sector_size')" = 4096 ]
+	[ "$(json '.regions[0].count')" = 16384 ]
+}

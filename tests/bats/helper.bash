@@ -1,0 +1,80 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# The one helper of the dmio Bats suites: the program under test, image
+# files, loop devices, FUSE-exported nbdkit devices and mounts, all made in a
+# per-test directory and always removed in teardown, whatever happened.
+
+bats_require_minimum_version 1.5.0
+load /usr/lib/bats/bats-support/load.bash
+load /usr/lib/bats/bats-assert/load.bash
+
+DMIO=${DMIO:-$BATS_TEST_DIRNAME/../../build/dmio}
+
+setup() {
+	[ "$(id -u)" = 0 ] || fail "the dmio suites need root (loop devices, FUSE)"
+	T=$(mktemp -d /var/tmp/dmio-bats.XXXXXX)
+	: >"$T/.loops"
+	: >"$T/.mounts"
+	: >"$T/.fuse"
+	cd "$T"
+}
+
+teardown() {
+	cd /
+	while read -r m; do umount "$m" 2>/dev/null || true; done <"$T/.mounts"
+	while read -r l; do losetup -d "$l" 2>/dev/null || true; done <"$T/.loops"
+	while read -r m; do
+		fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+	done <"$T/.fuse"
+	rm -rf "$T"
+}
+
+# img NAME SIZE: an image file of SIZE (truncate's syntax) of random bytes.
+img() {
+	truncate -s "$2" "$1"
+	head -c "$(stat -c %s "$1")" /dev/urandom >"$1.tmp"
+	mv "$1.tmp" "$1"
+}
+
+# loop FILE [LOSETUP-ARGS...]: attach FILE; prints the device.
+loop() {
+	local file=$1
+	shift
+	local dev
+	dev=$(losetup -f --show "$@" "$file")
+	echo "$dev" >>"$T/.loops"
+	echo "$dev"
+}
+
+# nbd_dev NAME SIZE NBDKIT-ARGS...: an nbdkit device exported as a file by
+# nbdfuse and attached to a loop device; prints the device.  The nbdkit
+# arguments follow "nbdkit -s", e.g. --filter=error memory 16M error-pwrite-rate=100%.
+nbd_dev() {
+	local name=$1
+	shift
+	mkdir "$T/$name"
+	echo "$T/$name" >>"$T/.fuse"
+	nbdfuse "$T/$name/disk" --command nbdkit -s "$@" >>"$T/nbdkit.log" 2>&1 &
+	local i=0
+	until [ -e "$T/$name/disk" ]; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || fail "nbdfuse did not start: $(cat "$T/nbdkit.log")"
+		sleep 0.1
+	done
+	loop "$T/$name/disk" --direct-io=on
+}
+
+# bytes FILE OFFSET COUNT: COUNT bytes of FILE from OFFSET, as hex.
+bytes() {
+	od -An -tx1 -v -j "$2" -N "$3" "$1" | tr -d ' \n'
+}
+
+# same_range A AOFF B BOFF LEN: byte ranges equal.
+same_range() {
+	cmp -s <(tail -c +$(($2 + 1)) "$1" | head -c "$5") \
+		<(tail -c +$(($4 + 1)) "$3" | head -c "$5")
+}
+
+# json FILTER: jq FILTER applied to the JSON document in $output.
+json() {
+	jq -r "$1" <<<"$output"
+}
