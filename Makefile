@@ -83,13 +83,17 @@ $(B)/dmio: $(CLI_OBJ) $(B)/libdmio.a
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(B)/libdmio.a $(CLI_LIBS) $(LDLIBS_LIB)
 
 # ---- unit tests: against the static library, and under ASan+UBSan ----
-$(B)/test-%: tests/unit/test-%.c tests/unit/unit.h $(B)/libdmio.a
-	@echo "  CC      $@"
-	$(Q)$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(B)/libdmio.a $(LDLIBS_LIB)
+# The CLI's pure parsers are tested here too.
+UNIT_DEPS := tests/unit/unit.h src/cli/spec.c src/cli/spec.h
+UNIT_FLAGS := -Itests/unit -Isrc/cli
 
-$(B)/san/test-%: tests/unit/test-%.c tests/unit/unit.h $(B)/san/libdmio.a
+$(B)/test-%: tests/unit/test-%.c $(UNIT_DEPS) $(B)/libdmio.a
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS) $(UNIT_FLAGS) -o $@ $< src/cli/spec.c $(B)/libdmio.a $(LDLIBS_LIB)
+
+$(B)/san/test-%: tests/unit/test-%.c $(UNIT_DEPS) $(B)/san/libdmio.a
 	@echo "  CC san  $@"
-	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -Itests/unit -o $@ $< $(B)/san/libdmio.a $(LDLIBS_LIB)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $(UNIT_FLAGS) -o $@ $< src/cli/spec.c $(B)/san/libdmio.a $(LDLIBS_LIB)
 
 check-unit: $(UNIT_BIN)
 	$(Q)tests/unit/run $(UNIT_BIN)
