@@ -6,6 +6,7 @@
  * been opened for writing when it happens.
  */
 #include <blkid.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,7 +161,17 @@ bool regions_prepare(const struct opts *o, struct region *r, unsigned int n)
 		int e;
 
 		if (err) {
-			warnx("%s: invalid region: %s", r[i].text, err);
+			const char *part = r[i].spec.bad_part;
+			const char *colon = strrchr(r[i].text, ':');
+
+			if (!part)
+				warnx("%s: invalid region: %s", r[i].text, err);
+			else if (*part == 'S' && !isdigit((unsigned char)colon[1]))
+				warnx("%s: invalid START '%.*s': %s (a path that holds "
+				      "':' is written PATH:START)", r[i].text,
+				      (int)strcspn(colon + 1, "+"), colon + 1, err);
+			else
+				warnx("%s: invalid %s: %s", r[i].text, part, err);
 			return false;
 		}
 		if (!resolve(&r[i]))

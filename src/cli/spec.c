@@ -75,9 +75,14 @@ const char *spec_parse(const char *text, struct spec *spec)
 		plus = strchr(rest, '+');
 		err = parse_sectors_n(rest, plus ? (size_t)(plus - rest) : strlen(rest),
 				      &spec->start);
-		if (err)
-			return plus || *rest ? err : "nothing after ':'";
+		if (err) {
+			if (!plus && !*rest)
+				return "nothing after ':'";
+			spec->bad_part = "START";
+			return err;
+		}
 		if (plus) {
+			spec->bad_part = "COUNT";
 			err = parse_sectors(plus + 1, &spec->count);
 			if (err)
 				return err;
@@ -86,6 +91,7 @@ const char *spec_parse(const char *text, struct spec *spec)
 			if (spec->count > SPEC_MAX_SECTORS - spec->start)
 				return "region end too large";
 			spec->has_count = true;
+			spec->bad_part = NULL;
 		}
 	}
 	spec->device = strndup(text, devlen);

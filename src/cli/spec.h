@@ -24,6 +24,7 @@ struct spec {
 	uint64_t start;   /* sectors */
 	uint64_t count;   /* sectors, when has_count */
 	bool has_count;
+	const char *bad_part; /* on error: "START", "COUNT" or NULL (the whole) */
 };
 
 /*

@@ -113,3 +113,29 @@ load helper
 	[[ $stderr == *"4.0 MiB / 4.0 MiB"* ]]
 	jq -e . <<<"$output" >/dev/null
 }
+
+@test "a path holding ':' is named with an explicit :START" {
+	img 'src:a' 1M
+	img 'dst:b' 1M
+	run "$DMIO" copy 'src:a' 'dst:b:0'
+	assert_failure 2
+	assert_output --partial "src:a: invalid START 'a'"
+	run "$DMIO" copy 'src:a:0' 'dst:b:0'
+	assert_success
+	cmp 'src:a' 'dst:b'
+	run "$DMIO" --json copy 'src:a:8+8' 'dst:b:16'
+	assert_success
+	[ "$(json '.regions[0].device')" = "src:a" ]
+	[ "$(json '.regions[1].device')" = "dst:b" ]
+	same_range 'src:a' 4096 'dst:b' 8192 4096
+}
+
+@test "--verbose shows each region as resolved, and the bytes moved" {
+	img src 1M
+	img dst 1M
+	run --separate-stderr "$DMIO" --verbose copy src:0+64 dst:64
+	assert_success
+	[[ $stderr == *"src:0+64 -> src, sectors 0+64, "* ]]
+	[[ $stderr == *"dst:64 -> dst, sectors 64+64, "* ]]
+	assert_output --partial "32768 bytes in"
+}

@@ -63,3 +63,32 @@ fs_loop() {
 	[ "$(json '.regions[0].logical_sector_size')" = 4096 ]
 	[ "$(json '.regions[0].count')" = 16384 ]
 }
+
+@test "PARTUUID= and PARTLABEL= resolve to a GPT partition of a loop device" {
+	truncate -s 16M gpt.img
+	printf 'label: gpt\n\nstart=2048, size=8M, type=L, name=dmio-part-%s\n' "$$" |
+		sfdisk -q gpt.img
+	local dev
+	dev=$(loop gpt.img --partscan)
+	# Without udev the kernel's scan may not be done yet: ask for it.
+	[ -b "${dev}p1" ] || partx -a "$dev"
+	[ -b "${dev}p1" ]
+	local partuuid
+	partuuid=$(blkid -p -s PART_ENTRY_UUID -o value "${dev}p1")
+	[ -n "$partuuid" ]
+	run "$DMIO" --json info "PARTLABEL=dmio-part-$$" "PARTUUID=$partuuid:8+8"
+	assert_success
+	[ "$(json '.regions[0].device')" = "${dev}p1" ]
+	[ "$(json '.regions[0].count')" = 16384 ]
+	[ "$(json '.regions[1].device')" = "${dev}p1" ]
+	[ "$(json '.regions[1].sector')" = 8 ]
+	# A copy into the partition lands at the partition's start on the disk.
+	img s 4K
+	cp gpt.img before.img
+	run "$DMIO" copy s "PARTLABEL=dmio-part-$$:8"
+	assert_success
+	local off=$(((2048 + 8) * 512))
+	same_range s 0 gpt.img $off 4096
+	same_range before.img 0 gpt.img 0 $off
+	same_range before.img $((off + 4096)) gpt.img $((off + 4096)) $((16 * 1048576 - off - 4096))
+}

@@ -67,3 +67,16 @@ interrupt_case() {
 	assert_success
 	[[ $stderr == *"dmio: 4.0 MiB / 4.0 MiB (100%)"* ]]
 }
+
+@test "--progress on a terminal draws a bar with bytes, rate and ETA" {
+	img src 4M
+	local dev
+	dev=$(slow)
+	# script(1) gives dmio a terminal; what it drew comes back in tty.out.
+	script -qec "'$DMIO' --progress --chunk=64K copy src '$dev' 2>&1 >/dev/null" tty.out \
+		>/dev/null
+	grep -aE '\[#+\.*\] +[0-9]+% [0-9.]+ [KM]?i?B / 4.0 MiB  [0-9.]+ [KM]?i?B/s  ETA [0-9]+:[0-9]{2}:[0-9]{2}' tty.out
+	grep -aF '[##############################] 100% 4.0 MiB / 4.0 MiB' tty.out
+	grep -aF 'ETA done' tty.out
+	cmp src <(head -c 4M "$dev")
+}
