@@ -53,12 +53,15 @@ static void report_json(FILE *f, const struct opts *o, const struct region *r,
 			unsigned long error_bits)
 {
 	json_object *doc = json_object_new_object(), *regions = json_object_new_array();
+	char secs[32];
 
 	json_object_object_add(doc, "operation", json_object_new_string(op_names[o->op]));
 	json_object_object_add(doc, "read_error", json_object_new_boolean(res->read_error));
 	json_object_object_add(doc, "error_bits", json_object_new_uint64(error_bits));
 	json_object_object_add(doc, "bytes", json_object_new_uint64(res->bytes));
-	json_object_object_add(doc, "seconds", json_object_new_double(res->seconds));
+	/* Microseconds are all the clock is worth; print no more digits. */
+	snprintf(secs, sizeof(secs), "%.6f", res->seconds);
+	json_object_object_add(doc, "seconds", json_object_new_double_s(res->seconds, secs));
 	for (unsigned int i = 0; i < n; i++) {
 		json_object *e = json_object_new_object();
 		char *msg = region_message(&r[i], res);
