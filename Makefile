@@ -15,7 +15,7 @@ override CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -Iinc
 LDLIBS_LIB := -laio -pthread
 CLI_PKGS := blkid popt smartcols json-c
 
-VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || cat VERSION)
+VERSION := $(shell scripts/version)
 SOVERSION := 0
 
 ifeq ($(V),1)
@@ -38,7 +38,8 @@ CLI_SRC := $(wildcard src/cli/*.c)
 CLI_HDR := $(wildcard src/cli/*.h) include/dmio.h
 CLI_OBJ := $(CLI_SRC:src/cli/%.c=$(B)/cli/%.o)
 
-.PHONY: all check check-unit check-sanitize check-valgrind check-bats deps demo clean
+.PHONY: all check check-unit check-sanitize check-valgrind check-bats check-man deps demo \
+	install uninstall clean
 all: $(B)/libdmio.a $(B)/libdmio.so $(B)/dmio
 
 deps:
@@ -78,9 +79,42 @@ $(B)/cli/%.o: src/cli/%.c $(CLI_HDR)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CFLAGS) $(CLI_CFLAGS) -Isrc/cli -DDMIO_VERSION='"$(VERSION)"' -c -o $@ $<
 
+# dmio.o carries the version: rebuilt when it changes.
+$(B)/version: FORCE
+	@mkdir -p $(@D)
+	$(Q)echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' >$@
+
+$(B)/cli/dmio.o: $(B)/version
+
+.PHONY: FORCE
+FORCE:
+
 $(B)/dmio: $(CLI_OBJ) $(B)/libdmio.a
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(B)/libdmio.a $(CLI_LIBS) $(LDLIBS_LIB)
+
+# ---- install: the program, the library, its header and .pc, docs, completions ----
+INSTALLED := $(BINDIR)/dmio $(LIBDIR)/libdmio.so.$(SOVERSION) $(LIBDIR)/libdmio.so \
+	$(LIBDIR)/libdmio.a $(INCLUDEDIR)/dmio.h $(PKGCONFIGDIR)/dmio.pc \
+	$(MANDIR)/man1/dmio.1 $(MANDIR)/man3/libdmio.3 $(BASHCOMPDIR)/dmio $(ZSHCOMPDIR)/_dmio
+
+install: all
+	install -Dm755 $(B)/dmio $(DESTDIR)$(BINDIR)/dmio
+	install -Dm755 $(B)/libdmio.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libdmio.so.$(SOVERSION)
+	ln -sf libdmio.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libdmio.so
+	install -Dm644 $(B)/libdmio.a $(DESTDIR)$(LIBDIR)/libdmio.a
+	install -Dm644 include/dmio.h $(DESTDIR)$(INCLUDEDIR)/dmio.h
+	install -d $(DESTDIR)$(PKGCONFIGDIR)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+		dmio.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/dmio.pc
+	install -Dm644 man/dmio.1 $(DESTDIR)$(MANDIR)/man1/dmio.1
+	install -Dm644 man/libdmio.3 $(DESTDIR)$(MANDIR)/man3/libdmio.3
+	install -Dm644 completions/dmio.bash $(DESTDIR)$(BASHCOMPDIR)/dmio
+	install -Dm644 completions/_dmio $(DESTDIR)$(ZSHCOMPDIR)/_dmio
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
 
 # ---- unit tests: against the static library, and under ASan+UBSan ----
 # The CLI's pure parsers are tested here too.
@@ -105,12 +139,18 @@ check-sanitize: $(UNIT_SAN)
 check-valgrind: $(UNIT_BIN)
 	$(Q)DMIO_VALGRIND=1 tests/unit/run $(UNIT_BIN)
 
+# The manual pages, linted; the options they must cover are checked in Bats.
+check-man:
+	$(Q)mandoc -T lint -W warning man/dmio.1 man/libdmio.3
+	$(Q)echo "man pages: mandoc -T lint clean"
+
 # The CLI suites, strict: a skipped test fails the run.
-check-bats: $(B)/dmio
+check-bats: all
 	$(Q)tests/bats/run-strict tests/bats
 
 check: deps
 	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory check-man
 	$(Q)$(MAKE) --no-print-directory check-unit
 	$(Q)$(MAKE) --no-print-directory check-sanitize
 	$(Q)$(MAKE) --no-print-directory check-valgrind

@@ -1,0 +1,86 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# bash completion for dmio(1)
+
+_dmio_regions()
+{
+	local cur=$1 tags tag
+	case $cur in
+	UUID=* | LABEL=* | PARTUUID=* | PARTLABEL=*)
+		tag=${cur%%=*}
+		tags=$(blkid -s "$tag" -o value 2>/dev/null | sort -u)
+		local IFS=$'\n'
+		COMPREPLY=($(compgen -P "$tag=" -W "$tags" -- "${cur#*=}"))
+		return
+		;;
+	esac
+	COMPREPLY=($(compgen -W "UUID= LABEL= PARTUUID= PARTLABEL=" -- "$cur"))
+	local IFS=$'\n'
+	COMPREPLY+=($(compgen -f -- "$cur"))
+	if [[ ${#COMPREPLY[@]} -eq 1 && ${COMPREPLY[0]} == *= ]]; then
+		compopt -o nospace
+	else
+		compopt -o filenames
+	fi
+}
+
+_dmio()
+{
+	local cur prev words cword split
+	_init_completion -s -n = || return
+
+	local commands="copy verify read write zero info"
+	local opts="--sync --async --buffer= --chunk= --queue-depth= --direct
+		--no-direct --input= --output= --map= --progress --json --force
+		--dry-run --no-flush --quiet --verbose --help --version
+		-i -o -n -q -v -h -V"
+
+	case $prev in
+	--buffer)
+		COMPREPLY=($(compgen -W "vm pages bvec" -- "$cur"))
+		return
+		;;
+	--chunk)
+		COMPREPLY=($(compgen -W "64K 256K 1M 4M 16M" -- "$cur"))
+		return
+		;;
+	--queue-depth)
+		COMPREPLY=($(compgen -W "1 4 8 16 32 64" -- "$cur"))
+		return
+		;;
+	--input | -i | --output | -o | --map)
+		_filedir
+		return
+		;;
+	--help | -h | --version | -V)
+		return
+		;;
+	esac
+	$split && return
+
+	if [[ $cur == -* ]]; then
+		COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+		[[ ${COMPREPLY-} != *= ]] || compopt -o nospace
+		return 0
+	fi
+
+	# The command is the first word that is not an option or an option's value.
+	local i cmd=
+	for ((i = 1; i < cword; i++)); do
+		case ${words[i]} in
+		-i | -o | --input | --output | --map | --buffer | --chunk | --queue-depth)
+			((i++))
+			;;
+		-*) ;;
+		*)
+			cmd=${words[i]}
+			break
+			;;
+		esac
+	done
+	if [[ -z $cmd ]]; then
+		COMPREPLY=($(compgen -W "$commands" -- "$cur"))
+		return
+	fi
+	_dmio_regions "$cur"
+}
+complete -F _dmio dmio

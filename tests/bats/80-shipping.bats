@@ -1,0 +1,193 @@
+#!/usr/bin/env bats
+# What ships besides the program: man pages, completions, make install and
+# pkg-config, the systemd units and the cron example.
+load helper
+
+REPO=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+
+# The long options of the popt table, one per line, without "--".
+popt_options() {
+	sed -n 's/^[[:space:]]*{ "\([a-z-]*\)", .*POPT_ARG.*/\1/p' "$REPO/src/cli/dmio.c"
+}
+
+@test "every popt option is in dmio.1, in --help and in both completions" {
+	local opts
+	opts=$(popt_options)
+	[ "$(wc -l <<<"$opts")" -ge 18 ]
+	run "$DMIO" --help
+	assert_success
+	local help=$output o missing=
+	for o in $opts; do
+		grep -q -- "\\\\-\\\\-$o\\b" "$REPO/man/dmio.1" || missing+=" dmio.1:--$o"
+		[[ $help == *"--$o"* ]] || missing+=" help:--$o"
+		grep -q -- "--$o\\b" "$REPO/completions/dmio.bash" || missing+=" bash:--$o"
+		grep -q -- "--$o\\b" "$REPO/completions/_dmio" || missing+=" zsh:--$o"
+	done
+	[ -z "$missing" ] || fail "not covered:$missing"
+	# And every command, in the man page's COMMANDS and in both completions.
+	for o in copy verify read write zero info; do
+		grep -q "^\.B $o " "$REPO/man/dmio.1" || missing+=" dmio.1:$o"
+		grep -q "\\b$o\\b" "$REPO/completions/dmio.bash" || missing+=" bash:$o"
+		grep -q "'$o:" "$REPO/completions/_dmio" || missing+=" zsh:$o"
+	done
+	[ -z "$missing" ] || fail "not covered:$missing"
+}
+
+@test "the man pages pass mandoc -T lint and render" {
+	run mandoc -T lint -W warning "$REPO/man/dmio.1" "$REPO/man/libdmio.3"
+	assert_success
+	assert_output ""
+	run sh -c "mandoc -T ascii '$REPO/man/dmio.1' | sed 's/.\x08//g'"
+	assert_success
+	assert_output --partial "EXIT STATUS"
+	assert_output --partial "dd(1), ddrescue(1), nbdcopy(1), blkid(8)"
+}
+
+# complete LINE: run the bash completion of dmio on LINE (the cursor at its
+# end); the candidates, one per line, in $output, and what it asked of
+# compopt (which works only inside real completion) in $COMPOPTS.
+compopt() {
+	local IFS=' '
+	COMPOPTS+=" $*"
+}
+
+complete_line() {
+	COMPOPTS=
+	# shellcheck disable=SC1091
+	source /usr/share/bash-completion/bash_completion
+	source "$REPO/completions/dmio.bash"
+	COMP_LINE=$1
+	COMP_POINT=${#COMP_LINE}
+	read -ra COMP_WORDS <<<"$COMP_LINE"
+	[[ $COMP_LINE == *" " ]] && COMP_WORDS+=("")
+	COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+	COMPREPLY=()
+	# As bash runs it: not under errexit (compgen fails when nothing matches).
+	_dmio dmio "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD - 1]}" || :
+	output=$(printf '%s\n' "${COMPREPLY[@]}")
+}
+
+@test "bash completion: commands, options, values, files and blkid tags" {
+	complete_line "dmio "
+	[ "$(sort <<<"$output" | tr '\n' ' ')" = "copy info read verify write zero " ]
+	complete_line "dmio --buf"
+	[ "$output" = "--buffer=" ]
+	[ "$COMPOPTS" = " -o nospace" ]
+	complete_line "dmio --buffer="
+	[ "$(tr '\n' ' ' <<<"$output")" = "vm pages bvec " ]
+	complete_line "dmio --buffer=p"
+	[ "$output" = pages ]
+	complete_line "dmio --sync --q"
+	[[ $output == *--queue-depth=* && $output == *--quiet* ]]
+	complete_line "dmio --no-"
+	[ "$(tr '\n' ' ' <<<"$output")" = "--no-direct --no-flush " ]
+	# Regions: files and devices, and the tags.
+	img mirror-a.img 1M
+	img mirror-b.img 1M
+	complete_line "dmio copy src.img mirror-"
+	[ "$(sort <<<"$output" | tr "\n" " ")" = "mirror-a.img mirror-b.img " ]
+	[ "$COMPOPTS" = " -o filenames" ]
+	complete_line "dmio --chunk 4M copy LAB"
+	[ "$output" = "LABEL=" ]
+	[ "$COMPOPTS" = " -o nospace" ]
+	# LABEL= values come from blkid: make one.
+	truncate -s 16M fs.img
+	mkfs.ext4 -q -F -L "dmio-comp-$$" fs.img
+	loop fs.img >/dev/null
+	complete_line "dmio verify LABEL=dmio-comp-"
+	[ "$output" = "LABEL=dmio-comp-$$" ]
+}
+
+@test "zsh completion parses and defines _dmio" {
+	run zsh -n "$REPO/completions/_dmio"
+	assert_success
+	run zsh -fc "autoload -U compinit; compinit -u -d '$T/zcd'; fpath=('$REPO/completions' \$fpath);
+		autoload -U _dmio; whence -w _dmio"
+	assert_success
+	assert_output "_dmio: function"
+}
+
+@test "make install into DESTDIR, build the example with pkg-config, run it, uninstall" {
+	local root=$T/root
+	run make -C "$REPO" -s install DESTDIR="$root" PREFIX=/usr
+	assert_success
+	for f in usr/bin/dmio usr/lib/libdmio.so.0 usr/lib/libdmio.a usr/include/dmio.h \
+		usr/lib/pkgconfig/dmio.pc usr/share/man/man1/dmio.1 usr/share/man/man3/libdmio.3 \
+		usr/share/bash-completion/completions/dmio usr/share/zsh/site-functions/_dmio; do
+		[ -e "$root/$f" ] || fail "$f not installed"
+	done
+	[ "$(readlink "$root/usr/lib/libdmio.so")" = libdmio.so.0 ]
+	run objdump -p "$root/usr/lib/libdmio.so.0"
+	assert_output --regexp "SONAME +libdmio.so.0"
+	export PKG_CONFIG_PATH=$root/usr/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$root
+	run pkg-config --modversion dmio
+	assert_success
+	[ "$output" = "$("$REPO/scripts/version")" ]
+	# shellcheck disable=SC2046
+	cc -Wall -Wextra -Werror -o mirror "$REPO/examples/mirror.c" $(pkg-config --cflags --libs dmio)
+	img src 1M
+	truncate -s 2M a b
+	run env LD_LIBRARY_PATH="$root/usr/lib" ./mirror src a b
+	assert_success
+	assert_output "a: ok
+b: ok"
+	cmp src <(head -c 1M a)
+	cmp src <(head -c 1M b)
+	run env LD_LIBRARY_PATH="$root/usr/lib" ldd ./mirror
+	assert_output --partial "$root/usr/lib/libdmio.so.0"
+	# The installed program and its man page work too.
+	run "$root/usr/bin/dmio" --version
+	assert_output "dmio $("$REPO/scripts/version")"
+	run man -l "$root/usr/share/man/man3/libdmio.3"
+	assert_output --partial "dmio_sync_vm"
+	run make -C "$REPO" -s uninstall DESTDIR="$root" PREFIX=/usr
+	assert_success
+	run find "$root" -not -type d
+	assert_output ""
+}
+
+@test "systemd units verify, and their command lines give dmio's exit codes" {
+	mkdir units man1
+	cp "$REPO"/contrib/systemd/* units/
+	sed -i "s|/usr/local/bin/dmio|$DMIO|" units/*.service
+	ln -s "$REPO/man/dmio.1" man1/dmio.1
+	run env MANPATH="$T" systemd-analyze verify units/*.service units/*.timer
+	assert_success
+	assert_output ""
+	# Run each ExecStart= as systemd would, with a test mirror.conf.
+	img src.img 2M
+	truncate -s 2M d1.img d2.img
+	printf 'DMIO_SOURCE=%s\nDMIO_DESTINATIONS="%s %s"\n' "$T/src.img" "$T/d1.img" "$T/d2.img" >mirror.conf
+	unit_run() {
+		local cmd
+		cmd=$(sed -n 's/^ExecStart=//p' "units/$1")
+		(set -a && . ./mirror.conf && eval "$cmd")
+	}
+	run unit_run dmio-mirror.service
+	assert_success
+	[ "$(json .operation)" = copy ]
+	run unit_run dmio-verify.service
+	assert_success
+	printf 'X' | dd of=d2.img bs=1 seek=5000 conv=notrunc status=none
+	run unit_run dmio-verify.service
+	assert_failure 1
+	[ "$(json .error_bits)" = 0 ]
+	[ "$(json '.regions[2].status')" = mismatch ]
+}
+
+@test "the cron example is a valid cron.d file whose lines run" {
+	local f=$REPO/contrib/cron/dmio
+	# Each job: five time fields, the user, the command.
+	run grep -cE '^[0-9*,/-]+\s+[0-9*,/-]+\s+[0-9*,/-]+\s+[0-9*,/-]+\s+[0-9*,/-]+\s+root\s+dmio ' "$f"
+	[ "$output" = 2 ]
+	img src.img 1M
+	truncate -s 1M d1.img d2.img
+	run sh -c "SRC=src.img; DSTS='d1.img d2.img'; PATH=$(dirname "$DMIO"):\$PATH;
+		$(grep -E 'dmio --quiet copy' "$f" | cut -f3)"
+	assert_success
+	assert_output ""
+	run sh -c "SRC=src.img; DSTS='d1.img d2.img'; PATH=$(dirname "$DMIO"):\$PATH;
+		$(grep -E 'dmio --quiet verify' "$f" | cut -f3)"
+	assert_success
+	assert_output ""
+}
