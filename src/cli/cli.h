@@ -40,6 +40,7 @@ struct opts {
 	enum direct_mode direct;
 	bool progress, json, force, dry_run, no_flush, quiet, verbose;
 	const char *input, *output; /* write -i, read -o */
+	const char *map;	/* copy --map FILE */
 };
 
 /* ---- devices: one backend per kind of device (backend-file.c) ---- */
@@ -86,6 +87,8 @@ struct region {
 	/* The outcome. */
 	enum status status;
 	uint64_t done;		/* sectors done, a prefix of the region */
+	uint64_t resume;	/* copy --map: sectors done by an earlier run */
+	uint64_t durable;	/* copy --map: sectors flushed and in the map */
 	uint64_t bad_sector;	/* absolute, for ST_ERROR and ST_MISMATCH */
 	char *error;		/* the reason, for ST_ERROR */
 };
@@ -108,6 +111,17 @@ struct job_result {
 /* Run o->op over r[0..n): for copy and verify r[0] is the source. */
 int job_run(const struct opts *o, struct region *r, unsigned int n,
 	    struct job_result *res);
+
+/* ---- copy --map (resume.c) ---- */
+
+struct map;
+/* Load o->map (or start a new map when there is none) and set each
+ * destination's resume point; EXIT_USAGE, said why, when it does not match. */
+int map_open(const struct opts *o, struct region *r, unsigned int n, struct map *m);
+/* Flush the destinations that progressed, then record them: 0 or -errno.
+ * final: the job has flushed them already. */
+int map_checkpoint(const struct opts *o, struct region *r, unsigned int n,
+		   struct map *m, bool final);
 
 /* ---- progress and signals (progress.c) ---- */
 

@@ -71,6 +71,8 @@ static void usage(void)
 	      "     --no-direct          never O_DIRECT (default: where aligned)\n"
 	      " -i, --input=FILE         write: read the data from FILE, not stdin\n"
 	      " -o, --output=FILE        read: write the data to FILE, not stdout\n"
+	      "     --map=FILE           copy: record progress per destination in FILE;\n"
+	      "                          run again with it to copy only what is missing\n"
 	      "     --progress           show progress on stderr\n"
 	      "     --json               print the status as JSON\n"
 	      "     --force              write to block devices in use\n"
@@ -108,7 +110,8 @@ enum {
 int main(int argc, const char **argv)
 {
 	struct opts o = { .engine = "aio", .chunk = DEFAULT_CHUNK, .depth = DEFAULT_DEPTH };
-	char *buffer = NULL, *chunk = NULL, *depth = NULL, *input = NULL, *output = NULL;
+	char *buffer = NULL, *chunk = NULL, *depth = NULL, *input = NULL, *output = NULL,
+	     *map = NULL;
 	int progress = 0, json = 0, force = 0, dry_run = 0, no_flush = 0, quiet = 0,
 	    verbose = 0;
 	struct poptOption table[] = {
@@ -121,6 +124,7 @@ int main(int argc, const char **argv)
 		{ "no-direct", 0, POPT_ARG_NONE, NULL, OPT_NO_DIRECT, "never O_DIRECT", NULL },
 		{ "input", 'i', POPT_ARG_STRING, &input, 0, "write: data from FILE", "FILE" },
 		{ "output", 'o', POPT_ARG_STRING, &output, 0, "read: data to FILE", "FILE" },
+		{ "map", 0, POPT_ARG_STRING, &map, 0, "copy: resumable map", "FILE" },
 		{ "progress", 0, POPT_ARG_NONE, &progress, 0, "show progress", NULL },
 		{ "json", 0, POPT_ARG_NONE, &json, 0, "status as JSON", NULL },
 		{ "force", 0, POPT_ARG_NONE, &force, 0, "write to devices in use", NULL },
@@ -156,7 +160,7 @@ int main(int argc, const char **argv)
 		try_help("%s: %s", poptBadOption(pc, POPT_BADOPTION_NOALIAS), poptStrerror(c));
 	o.progress = progress, o.json = json, o.force = force, o.dry_run = dry_run;
 	o.no_flush = no_flush, o.quiet = quiet, o.verbose = verbose;
-	o.input = input, o.output = output;
+	o.input = input, o.output = output, o.map = map;
 	if (buffer) {
 		if (!strcmp(buffer, "vm"))
 			o.buffer = BUFFER_VM;
@@ -202,6 +206,12 @@ int main(int argc, const char **argv)
 		try_help("--input is for write only");
 	if (o.output && o.op != OP_READ)
 		try_help("--output is for read only");
+	if (o.map && o.op != OP_COPY)
+		try_help("--map is for copy only");
+	if (o.map && !*o.map)
+		try_help("--map: an empty file name");
+	if (o.map && o.no_flush)
+		try_help("--map and --no-flush: a map records only what was flushed");
 
 	args = poptGetArgs(pc);
 	for (n = 0; args && args[n]; n++)

@@ -14,8 +14,8 @@
  * Several chunks are in flight; completions only count down and wake the
  * main thread, which does everything else.  Chunks retire in order, so what
  * each region reports done is always a prefix of it.  A failed chunk is
- * retried block by block to find the exact failing sector (and to get past
- * a transient failure).
+ * redone by halves down to one block, to find the exact failing sector (and
+ * to get past a transient failure).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,8 +27,10 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "map.h"
 
 #define MAX_IO (1u << 20)
+#define MAP_INTERVAL 1.0 /* seconds between map checkpoints */
 
 enum phase { P_FREE, P_READ, P_WRITE, P_DONE };
 
@@ -67,6 +69,9 @@ struct job {
 	unsigned long events;
 	int infd, outfd;
 	struct job_result *res;
+	struct map *map;	/* copy --map */
+	double map_last;	/* when it was last written */
+	bool map_failed;
 };
 
 /* ---- buffers: one mmap'd area, seen as vm, page lists or bvecs ---- */
@@ -185,31 +190,47 @@ static struct dmio_region where_of(const struct region *r, uint64_t off,
 	return (struct dmio_region){ r->dev.fd, r->sector + off, len };
 }
 
+/* Do sectors [from, end) of r in one synchronous call, with the memory of
+ * the chunk that starts at sector first: 0 or a positive errno. */
+static int redo(struct job *j, struct region *r, int rw, char *mem,
+		uint64_t first, uint64_t from, uint64_t end)
+{
+	struct dmio_region where = { r->dev.fd, from, end - from };
+	struct dmio_request req = {
+		.rw = rw, .mem_type = DMIO_MEM_VM, .client = j->client,
+		.mem.vma = mem + ((from - first) << DMIO_SECTOR_SHIFT),
+	};
+	struct dmio_result res = { 0 };
+
+	req.results = &res;
+	if (!dmio_submit(&req, 1, &where, NULL))
+		return 0;
+	return res.error ? res.error : EIO;
+}
+
 /*
- * Redo sectors [from, end) of r one block at a time, synchronously, with
- * the memory of the chunk that starts at sector first.  Returns the first
- * sector that still fails (and its error), or UINT64_MAX when all worked.
+ * Redo sectors [from, end) of r, halving what fails down to one block, to
+ * find the first sector that still fails (and its error); UINT64_MAX when
+ * all worked.  Everything before that sector is done once it returns.
  */
 static uint64_t narrow(struct job *j, struct region *r, int rw, char *mem,
 		       uint64_t first, uint64_t from, uint64_t end, int *err)
 {
 	uint64_t step = r->dev.direct ? r->dev.lbs >> DMIO_SECTOR_SHIFT : 1;
+	uint64_t mid, bad;
+	int e = redo(j, r, rw, mem, first, from, end);
 
-	for (uint64_t s = from; s < end; s += step) {
-		struct dmio_region where = { r->dev.fd, s, end - s < step ? end - s : step };
-		struct dmio_request req = {
-			.rw = rw, .mem_type = DMIO_MEM_VM, .client = j->client,
-			.mem.vma = mem + ((s - first) << DMIO_SECTOR_SHIFT),
-		};
-		struct dmio_result res = { 0 };
-
-		req.results = &res;
-		if (dmio_submit(&req, 1, &where, NULL)) {
-			*err = res.error ? res.error : EIO;
-			return s;
-		}
+	if (!e)
+		return UINT64_MAX;
+	if (end - from <= step) {
+		*err = e;
+		return from;
 	}
-	return UINT64_MAX;
+	mid = from + (end - from) / 2 / step * step;
+	if (mid == from)
+		mid += step;
+	bad = narrow(j, r, rw, mem, first, from, mid, err);
+	return bad != UINT64_MAX ? bad : narrow(j, r, rw, mem, first, mid, end, err);
 }
 
 /* Stop at off: nothing at or past it is written or counted. */
@@ -250,7 +271,8 @@ static void write_chunk(struct job *j, struct slot *s)
 
 	s->nmap = 0;
 	for (unsigned int i = 0; i < j->ndst; i++)
-		if (dest_active(&j->dst[i]) && dest_len(&j->dst[i], s)) {
+		if (dest_active(&j->dst[i]) && dest_len(&j->dst[i], s) &&
+		    s->off >= j->dst[i].resume) {
 			where[s->nmap] = where_of(&j->dst[i], s->off,
 						  dest_len(&j->dst[i], s));
 			s->map[s->nmap++] = i;
@@ -301,6 +323,10 @@ static void start_chunk(struct job *j, struct slot *s)
 
 	s->off = j->next;
 	s->len = j->limit - s->off < j->chunk ? j->limit - s->off : j->chunk;
+	/* A chunk never straddles a destination's resume point (--map). */
+	for (unsigned int i = 0; i < j->ndst; i++)
+		if (j->dst[i].resume > s->off && j->dst[i].resume - s->off < s->len)
+			s->len = j->dst[i].resume - s->off;
 	j->next += s->len;
 	s->phase = P_READ;
 	switch (j->o->op) {
@@ -492,6 +518,21 @@ static void retire(struct job *j, struct slot *s)
 	s->phase = P_FREE;
 }
 
+/* ---- the map ---- */
+
+static void checkpoint(struct job *j, bool final)
+{
+	struct region *r = j->src; /* the source, then the destinations */
+	int e = map_checkpoint(j->o, r, 1 + j->ndst, j->map, final);
+
+	j->map_last = now_seconds();
+	if (e && !j->map_failed) {
+		warnx("%s: cannot write the map: %s", j->o->map, strerror(-e));
+		j->map_failed = true;
+		j->res->output_error = true;
+	}
+}
+
 /* ---- the loop ---- */
 
 static void interrupt(struct job *j)
@@ -552,6 +593,8 @@ static void run(struct job *j)
 			j->used--;
 		}
 		progress_update(j->progress << DMIO_SECTOR_SHIFT, false);
+		if (j->map && now_seconds() - j->map_last >= MAP_INTERVAL)
+			checkpoint(j, false);
 		if (!j->used && j->next >= j->limit)
 			break;
 		wait_events(j, &seen);
@@ -632,7 +675,9 @@ int job_run(const struct opts *o, struct region *r, unsigned int n,
 	    struct job_result *res)
 {
 	struct job j = { .o = o, .res = res, .infd = -1, .outfd = -1 };
+	struct map map;
 	double t0 = now_seconds();
+	uint64_t first;
 	int err;
 
 	switch (o->op) {
@@ -657,6 +702,19 @@ int job_run(const struct opts *o, struct region *r, unsigned int n,
 				j.total = j.dst[i].count;
 	j.limit = j.total;
 	j.chunk = o->chunk >> DMIO_SECTOR_SHIFT;
+	if (o->map) {
+		err = map_open(o, r, n, &map);
+		if (err)
+			return err;
+		j.map = &map;
+		j.map_last = now_seconds();
+		/* Start where the destination that has least done stops. */
+		j.next = j.total;
+		for (unsigned int i = 0; i < j.ndst; i++)
+			if (j.dst[i].resume < j.next)
+				j.next = j.dst[i].resume;
+		j.progress = j.src->done = j.next;
+	}
 	if (o->op == OP_WRITE)
 		j.infd = o->input ? open(o->input, O_RDONLY | O_CLOEXEC) : 0;
 	if (o->op == OP_READ)
@@ -673,9 +731,12 @@ int job_run(const struct opts *o, struct region *r, unsigned int n,
 	err = job_init(&j);
 	if (err) {
 		warnx("cannot set up the I/O: %s", strerror(-err));
+		if (j.map)
+			map_free(j.map);
 		job_free(&j);
 		return EXIT_IOERR;
 	}
+	first = j.progress;
 	progress_init(o, j.total << DMIO_SECTOR_SHIFT);
 	run(&j);
 	progress_update(j.progress << DMIO_SECTOR_SHIFT, true);
@@ -698,11 +759,15 @@ int job_run(const struct opts *o, struct region *r, unsigned int n,
 	}
 	if (j.infd > 0)
 		close(j.infd);
+	if (j.map) {
+		checkpoint(&j, true);
+		map_free(j.map);
+	}
 	if (j.src)
 		finish_status(&j, j.src);
 	for (unsigned int i = 0; i < j.ndst; i++)
 		finish_status(&j, &j.dst[i]);
-	res->bytes = j.progress << DMIO_SECTOR_SHIFT;
+	res->bytes = (j.progress - first) << DMIO_SECTOR_SHIFT;
 	res->seconds = now_seconds() - t0;
 	job_free(&j);
 	return 0;

@@ -78,3 +78,24 @@ same_range() {
 json() {
 	jq -r "$1" <<<"$output"
 }
+
+# bad_dev NAME SIZE OPS FIRST COUNT: a device whose OPS ("pread", "pwrite"
+# or "pread pwrite") fail with EIO on sectors [FIRST, FIRST+COUNT) only, and
+# work elsewhere; "flush" in OPS makes every flush fail.  nbdkit's eval
+# plugin over the file $T/NAME.img (what the device holds), exported by
+# nbdfuse, attached with losetup; prints the device.
+bad_dev() {
+	local name=$1 size=$2 ops=$3 first=$(($4 * 512)) end=$((($4 + $5) * 512))
+	local disk=$T/$name.img
+	truncate -s "$size" "$disk"
+	local fail="echo 'EIO injected by the test' >&2; exit 1"
+	local hit="[ \$4 -lt $end ] && [ \$((\$4 + \$3)) -gt $first ]"
+	local rd="dd if='$disk' iflag=skip_bytes,count_bytes skip=\$4 count=\$3 status=none"
+	local wr="dd of='$disk' oflag=seek_bytes iflag=count_bytes,fullblock seek=\$4 count=\$3 conv=notrunc status=none"
+	[[ $ops == *pread* ]] && rd="if $hit; then $fail; fi; $rd"
+	[[ $ops == *pwrite* ]] && wr="if $hit; then $fail; fi; $wr"
+	local fl="exit 0"
+	[[ $ops == *flush* ]] && fl=$fail
+	nbd_dev "$name" eval get_size="echo $(stat -c %s "$disk")" \
+		pread="$rd" pwrite="$wr" can_write="exit 0" can_flush="exit 0" flush="$fl"
+}

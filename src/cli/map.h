@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Resumable copy maps (--map): which sectors each destination of a copy has
+ * durably completed, and where it failed.  Text, versioned:
+ *
+ *   dmio-map 1
+ *   source PATH SECTOR COUNT
+ *   destination PATH SECTOR COUNT        one per destination, in order
+ *   done I START COUNT                   sectors [START, START+COUNT) of
+ *   failed I START COUNT                 destination I's region
+ *
+ * PATH has backslash, whitespace and control bytes written as \ooo (octal),
+ * as /proc/self/mounts does.  The parser is pure, for tests and fuzzing.
+ */
+#ifndef DMIO_MAP_H
+#define DMIO_MAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MAP_MAGIC "dmio-map 1"
+#define MAP_MAX_RANGES 4096	/* per destination and kind */
+#define MAP_MAX_DESTS 64
+
+struct map_range {
+	uint64_t start, count;
+};
+
+struct map_region {
+	char *path;
+	uint64_t sector, count;
+	struct map_range *done, *failed;
+	unsigned int ndone, nfailed;
+};
+
+struct map {
+	struct map_region src;
+	struct map_region dst[MAP_MAX_DESTS];
+	unsigned int ndst;
+};
+
+/* Parse len bytes of text into *m.  Returns NULL, or a message naming the
+ * line that is wrong; either way map_free(m) frees what was allocated. */
+const char *map_parse(const char *text, size_t len, struct map *m, unsigned int *line);
+void map_free(struct map *m);
+
+/* Append a range: NULL or a message. */
+const char *map_range_add(struct map_range **v, unsigned int *n,
+			  uint64_t start, uint64_t count);
+
+/* Where destination d's completed prefix ends: sectors [0, resume) are on it. */
+uint64_t map_resume(const struct map_region *d);
+
+/* Write m to path durably: a temp file next to it, fsync, rename, fsync of
+ * the directory.  Returns 0 or -errno. */
+int map_write(const char *path, const struct map *m);
+
+#endif

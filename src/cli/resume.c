@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * copy --map: load the map of an earlier run (or start one), check that it
+ * is for these regions, tell each destination where to resume, and record
+ * progress durably as the copy goes: destinations are flushed before the
+ * map says their sectors are done.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "map.h"
+
+#define MAP_MAX_BYTES (4u << 20)
+
+/* Read the whole file into *buf; 0, -ENOENT, or another -errno. */
+static int slurp(const char *path, char **buf, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > MAP_MAX_BYTES) {
+		int e = errno && !S_ISREG(st.st_mode) ? errno : EINVAL;
+
+		close(fd);
+		return -e;
+	}
+	*buf = malloc((size_t)st.st_size + 1);
+	if (!*buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	n = read(fd, *buf, (size_t)st.st_size);
+	close(fd);
+	if (n != st.st_size) {
+		free(*buf);
+		return n < 0 ? -errno : -EIO;
+	}
+	*len = (size_t)n;
+	return 0;
+}
+
+static void set_region(struct map_region *m, const struct region *r)
+{
+	m->path = strdup(r->path);
+	m->sector = r->sector;
+	m->count = r->count;
+}
+
+/* Does map region m describe r?  Names the difference in why. */
+static bool same_region(const struct map_region *m, const struct region *r,
+			const char **why)
+{
+	if (strcmp(m->path, r->path))
+		*why = "device";
+	else if (m->sector != r->sector)
+		*why = "sector";
+	else if (m->count != r->count)
+		*why = "count";
+	else
+		return true;
+	return false;
+}
+
+int map_open(const struct opts *o, struct region *r, unsigned int n, struct map *m)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	unsigned int line;
+	const char *err, *why = NULL;
+	int e = slurp(o->map, &buf, &len);
+
+	if (e == -ENOENT) {
+		/* A new map: nothing is done yet. */
+		memset(m, 0, sizeof(*m));
+		set_region(&m->src, &r[0]);
+		for (unsigned int i = 1; i < n; i++)
+			set_region(&m->dst[m->ndst++], &r[i]);
+		return EXIT_OK;
+	}
+	if (e) {
+		warnx("%s: cannot read the map: %s", o->map,
+		      e == -EINVAL ? "not a regular file of at most 4 MiB" : strerror(-e));
+		return EXIT_USAGE;
+	}
+	err = map_parse(buf, len, m, &line);
+	free(buf);
+	if (err) {
+		warnx("%s:%u: invalid map: %s", o->map, line, err);
+		map_free(m);
+		return EXIT_USAGE;
+	}
+	if (m->ndst != n - 1) {
+		warnx("%s: the map is for %u destinations, not %u", o->map, m->ndst, n - 1);
+		map_free(m);
+		return EXIT_USAGE;
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		const struct map_region *mr = i ? &m->dst[i - 1] : &m->src;
+
+		if (!same_region(mr, &r[i], &why)) {
+			warnx("%s: the map does not match %s: its %s differs", o->map,
+			      r[i].text, why);
+			map_free(m);
+			return EXIT_USAGE;
+		}
+	}
+	for (unsigned int i = 1; i < n; i++)
+		r[i].done = r[i].durable = r[i].resume = map_resume(&m->dst[i - 1]);
+	return EXIT_OK;
+}
+
+int map_checkpoint(const struct opts *o, struct region *r, unsigned int n,
+		   struct map *m, bool final)
+{
+	for (unsigned int i = 1; i < n; i++) {
+		struct region *d = &r[i];
+		struct map_region *md = &m->dst[i - 1];
+
+		/* At the end the job has flushed already. */
+		if (!final && d->done > d->durable && d->status != ST_ERROR) {
+			int e = d->dev.ops->flush(&d->dev);
+
+			if (e)
+				region_fail(d, d->sector + d->durable, -e, "flush");
+			else
+				d->durable = d->done;
+		} else if (final && d->status != ST_ERROR) {
+			d->durable = d->done;
+		}
+		md->ndone = md->nfailed = 0;
+		if (d->durable && map_range_add(&md->done, &md->ndone, 0, d->durable))
+			return -ENOMEM;
+		if (d->status == ST_ERROR &&
+		    map_range_add(&md->failed, &md->nfailed, d->bad_sector - d->sector,
+				  d->dev.direct ? d->dev.lbs >> DMIO_SECTOR_SHIFT : 1))
+			return -ENOMEM;
+	}
+	return map_write(o->map, m);
+}
