@@ -1,0 +1,147 @@
+#!/usr/bin/env bats
+# copy --map: a durable, per-destination record of what is done, so that a
+# rerun copies only what is missing, and only where it is missing.
+load helper
+
+@test "a map records every destination; a rerun copies nothing and touches nothing" {
+	img src 2M
+	img a 2M
+	img b 3M
+	run "$DMIO" --map m copy src a b:100
+	assert_success
+	[ "$(cat m)" = "dmio-map 1
+source src 0 4096
+destination a 0 4096
+destination b 100 4096
+done 0 0 4096
+done 1 0 4096" ]
+	# Change a destination: a rerun must not write it again.
+	printf 'X' | dd of=a bs=1 seek=1000 conv=notrunc status=none
+	cp a a.changed
+	run --separate-stderr "$DMIO" --json --map m copy src a b:100
+	assert_success
+	[ "$(json .bytes)" = 0 ]
+	[ "$(json '[.regions[].sectors_done] | join(",")')" = "4096,4096,4096" ]
+	cmp a a.changed
+}
+
+@test "a destination that failed is the only one written by the rerun" {
+	img src 2M
+	img a 2M
+	img c 2M
+	touch inject
+	local bad
+	bad=$(nbd_dev bad --filter=error memory 2M error-pwrite=EIO error-pwrite-rate=100% \
+		error-pwrite-file="$T/inject")
+	run --separate-stderr "$DMIO" --json --map m copy src a "$bad" c
+	assert_failure 3
+	[ "$(json .error_bits)" = 2 ]
+	grep -qx "failed 1 0 1" m
+	grep -qx "done 0 0 4096" m
+	grep -qx "done 2 0 4096" m
+	! grep -q "^done 1 " m
+	# The device is mended; a and c are changed behind dmio's back.
+	rm inject
+	printf 'X' | dd of=a bs=1 seek=7 conv=notrunc status=none
+	printf 'Y' | dd of=c bs=1 seek=9 conv=notrunc status=none
+	cp a a.changed
+	cp c c.changed
+	run --separate-stderr "$DMIO" --json --map m copy src a "$bad" c
+	assert_success
+	[ "$(json .bytes)" = 2097152 ]
+	cmp a a.changed
+	cmp c c.changed
+	cmp src <(dd if="$bad" bs=1M count=2 iflag=direct status=none)
+	grep -qx "done 1 0 4096" m
+	! grep -q "^failed" m
+}
+
+@test "SIGKILL mid-copy, then a rerun with the map completes and verifies" {
+	img src 16M
+	local dev
+	dev=$(nbd_dev slow --filter=delay memory 32M delay-write=30ms)
+	"$DMIO" --map m --chunk=64K copy src "$dev:8" >out 2>err &
+	local pid=$!
+	# Wait until the map records some progress, then kill without warning.
+	local i=0
+	until grep -q '^done 0 ' m 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -lt 200 ] || fail "no progress in the map: $(cat err)"
+		sleep 0.05
+	done
+	kill -KILL "$pid"
+	wait "$pid" || true
+	local done
+	done=$(awk '$1 == "done" && $2 == 0 { print $4 }' m)
+	[ "$done" -gt 0 ] && [ "$done" -lt 32768 ] || fail "done $done"
+	# What the map says is done is on the device.
+	cmp <(head -c $((done * 512)) src) \
+		<(dd if="$dev" bs=512 skip=8 count="$done" iflag=direct status=none)
+	run --separate-stderr "$DMIO" --json --map m --chunk=64K copy src "$dev:8"
+	assert_success
+	[ "$(json .bytes)" = $(((32768 - done) * 512)) ]
+	run "$DMIO" verify src "$dev:8"
+	assert_success
+}
+
+@test "a map that does not match the regions is refused, nothing written" {
+	img src 1M
+	img a 1M
+	img b 1M
+	run "$DMIO" --map m copy src a
+	assert_success
+	cp m m.orig
+	img a 1M
+	cp a a.orig
+	for args in "src:8 a:8" "src a b" "src:0+100 a" "b a"; do
+		# shellcheck disable=SC2086
+		run --separate-stderr "$DMIO" --map m copy $args
+		assert_failure 2
+		[[ $stderr == "dmio: m: the map"* ]] || fail "$args: $stderr"
+		[ "$(wc -l <<<"$stderr")" = 1 ]
+		cmp a a.orig
+		cmp m m.orig
+	done
+	for bad in "" "dmio-map 2" "dmio-map 1
+source src 0 2048
+destination a 0 2048
+done 0 0 4097" "dmio-map 1
+source src 0 2048
+done 0 0 1" "dmio-map 1
+source src 0 2048
+destination a 0 2048
+done 1 0 1" "garbage"; do
+		printf '%s\n' "$bad" >m
+		run --separate-stderr "$DMIO" --map m copy src a
+		assert_failure 2
+		[[ $stderr == "dmio: m:"*"invalid map: "* ]] || fail "'$bad': $stderr"
+		cmp a a.orig
+	done
+	run --separate-stderr "$DMIO" --map . copy src a
+	assert_failure 2
+	[[ $stderr == "dmio: .: cannot read the map: "* ]]
+}
+
+@test "--map is for copy, and not with --no-flush" {
+	img src 1M
+	img a 1M
+	run "$DMIO" --map m verify src a
+	assert_failure 2
+	assert_output --partial "--map is for copy only"
+	run "$DMIO" --map m --no-flush copy src a
+	assert_failure 2
+	assert_output --partial "--map and --no-flush"
+	[ ! -e m ]
+}
+
+@test "paths with spaces and backslashes survive the map" {
+	img 'my src' 1M
+	img 'a\b c' 1M
+	run "$DMIO" --map m copy 'my src' 'a\b c'
+	assert_success
+	grep -qx 'source my\\040src 0 2048' m
+	grep -qx 'destination a\\134b\\040c 0 2048' m
+	run "$DMIO" --json --map m copy 'my src' 'a\b c'
+	assert_success
+	[ "$(json .bytes)" = 0 ]
+}
