@@ -25,15 +25,41 @@
 
 const char *const op_names[] = { "copy", "verify", "read", "write", "zero", "info" };
 
+/* Print msg with control bytes as \xNN, as libsmartcols shows them: a
+ * name holding a newline or an escape sequence keeps the message one line. */
+static void put_safe(const char *msg)
+{
+	for (; *msg; msg++) {
+		unsigned char c = (unsigned char)*msg;
+
+		if (c < 0x20 || c == 0x7f)
+			fprintf(stderr, "\\x%02x", c);
+		else
+			fputc(c, stderr);
+	}
+}
+
+static void vmessage(const char *fmt, va_list ap)
+{
+	char *msg;
+
+	fprintf(stderr, "%s: ", PROG);
+	if (vasprintf(&msg, fmt, ap) < 0) {
+		fputs("out of memory\n", stderr);
+		return;
+	}
+	put_safe(msg);
+	free(msg);
+	fputc('\n', stderr);
+}
+
 void warnx_(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "%s: ", PROG);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vmessage(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 double now_seconds(void)
@@ -95,11 +121,10 @@ static void try_help(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "%s: ", PROG);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vmessage(fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nTry '%s --help' for more information.\n", PROG);
+	fprintf(stderr, "Try '%s --help' for more information.\n", PROG);
 	exit(EXIT_USAGE);
 }
 
@@ -259,10 +284,10 @@ int main(int argc, const char **argv)
 	}
 	if (o.verbose)
 		for (unsigned int i = 0; i < n; i++)
-			fprintf(stderr, "%s: %s -> %s, sectors %llu+%llu, %s\n", PROG,
-				r[i].text, r[i].path, (unsigned long long)r[i].sector,
-				(unsigned long long)r[i].count,
-				r[i].dev.direct ? "O_DIRECT" : "buffered");
+			warnx("%s -> %s, sectors %llu+%llu, %s",
+			      r[i].text, r[i].path, (unsigned long long)r[i].sector,
+			      (unsigned long long)r[i].count,
+			      r[i].dev.direct ? "O_DIRECT" : "buffered");
 	if (o.op == OP_INFO) {
 		rc = info_run(&o, r, n);
 		goto out;
