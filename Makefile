@@ -39,7 +39,7 @@ CLI_HDR := $(wildcard src/cli/*.h) include/dmio.h
 CLI_OBJ := $(CLI_SRC:src/cli/%.c=$(B)/cli/%.o)
 
 .PHONY: all check check-unit check-sanitize check-valgrind check-bats check-man deps demo \
-	install uninstall clean
+	install uninstall fuzz clean
 all: $(B)/libdmio.a $(B)/libdmio.so $(B)/dmio
 
 deps:
@@ -139,6 +139,29 @@ check-sanitize: $(UNIT_SAN)
 check-valgrind: $(UNIT_BIN)
 	$(Q)DMIO_VALGRIND=1 tests/unit/run $(UNIT_BIN)
 
+# ---- fuzzing (libFuzzer, clang): the spec, size and map parsers ----
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := spec size map
+FUZZ_BIN := $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz-%)
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+
+$(B)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c src/cli/spec.c src/cli/spec.h src/cli/map.c src/cli/map.h
+	@mkdir -p $(@D)
+	@echo "  CC fuzz $@"
+	$(Q)clang $(CFLAGS) $(FUZZ_FLAGS) -Isrc/cli -o $@ $< src/cli/spec.c src/cli/map.c
+
+# Each target for FUZZ_SECONDS, from the seed corpus in the tree; what it
+# finds new goes to build/fuzz/corpus-NAME, a crash to build/fuzz/.
+fuzz: $(FUZZ_BIN)
+	$(Q)for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(B)/fuzz/corpus-$$t && \
+		echo "== fuzz-$$t, $(FUZZ_SECONDS) s" && \
+		$(B)/fuzz/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=$(B)/fuzz/$$t- $(B)/fuzz/corpus-$$t tests/fuzz/corpus/$$t \
+			2>$(B)/fuzz/$$t.log || { tail -40 $(B)/fuzz/$$t.log; exit 1; }; \
+		grep -E "^stat::(number_of_executed_units|peak_rss_mb)" $(B)/fuzz/$$t.log; \
+	done
+
 # The manual pages, linted; the options they must cover are checked in Bats.
 check-man:
 	$(Q)mandoc -T lint -W warning man/dmio.1 man/libdmio.3
@@ -155,6 +178,7 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory check-sanitize
 	$(Q)$(MAKE) --no-print-directory check-valgrind
 	$(Q)$(MAKE) --no-print-directory check-bats
+	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
