@@ -39,7 +39,7 @@ CLI_HDR := $(wildcard src/cli/*.h) include/dmio.h
 CLI_OBJ := $(CLI_SRC:src/cli/%.c=$(B)/cli/%.o)
 
 .PHONY: all check check-unit check-sanitize check-valgrind check-bats check-man deps demo \
-	install uninstall fuzz clean
+	install uninstall fuzz bench check-bench clean
 all: $(B)/libdmio.a $(B)/libdmio.so $(B)/dmio
 
 deps:
@@ -162,6 +162,14 @@ fuzz: $(FUZZ_BIN)
 		grep -E "^stat::(number_of_executed_units|peak_rss_mb)" $(B)/fuzz/$$t.log; \
 	done
 
+# ---- benchmarks: never timed assertions; see bench/run ----
+bench: all
+	$(Q)bench/run $(BENCH_ARGS)
+
+check-bench: all
+	$(Q)BENCH_QUICK=1 bench/run >/dev/null
+	$(Q)echo "bench/run quick mode: ok"
+
 # The manual pages, linted; the options they must cover are checked in Bats.
 check-man:
 	$(Q)mandoc -T lint -W warning man/dmio.1 man/libdmio.3
@@ -179,6 +187,7 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory check-valgrind
 	$(Q)$(MAKE) --no-print-directory check-bats
 	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
+	$(Q)$(MAKE) --no-print-directory check-bench
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all

@@ -139,3 +139,16 @@ load helper
 	[[ $stderr == *"dst:64 -> dst, sectors 64+64, "* ]]
 	assert_output --partial "32768 bytes in"
 }
+
+@test "memory stays bounded by chunk x depth: verify of 8 GiB peaks under 64 MiB" {
+	truncate -s 8G a b
+	run /usr/bin/time -f "%M" "$DMIO" -q verify a b
+	assert_success
+	local kib=${lines[-1]}
+	echo "peak RSS ${kib} KiB" >&3
+	[ "$kib" -lt $((64 * 1024)) ]
+	run /usr/bin/time -f "%M" "$DMIO" -q --chunk=4M --queue-depth=4 copy a:0+1G b:0
+	assert_success
+	kib=${lines[-1]}
+	[ "$kib" -lt $((64 * 1024)) ]
+}
