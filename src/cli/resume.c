@@ -27,7 +27,7 @@ static int slurp(const char *path, char **buf, size_t *len)
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > MAP_MAX_BYTES) {
-		int e = errno && !S_ISREG(st.st_mode) ? errno : EINVAL;
+		int e = fstat(fd, &st) ? errno : EINVAL;
 
 		close(fd);
 		return -e;
