@@ -6,7 +6,6 @@
  * been opened for writing when it happens.
  */
 #include <blkid.h>
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,17 +160,13 @@ bool regions_prepare(const struct opts *o, struct region *r, unsigned int n)
 		int e;
 
 		if (err) {
-			const char *part = r[i].spec.bad_part;
-			const char *colon = strrchr(r[i].text, ':');
+			const struct spec *sp = &r[i].spec;
 
-			if (!part)
-				warnx("%s: invalid region: %s", r[i].text, err);
-			else if (*part == 'S' && !isdigit((unsigned char)colon[1]))
-				warnx("%s: invalid START '%.*s': %s (a path that holds "
-				      "':' is written PATH:START)", r[i].text,
-				      (int)strcspn(colon + 1, "+"), colon + 1, err);
+			if (sp->bad_part)
+				warnx("%s: invalid %s '%.*s': %s", r[i].text, sp->bad_part,
+				      (int)sp->bad_len, sp->bad, err);
 			else
-				warnx("%s: invalid %s: %s", r[i].text, part, err);
+				warnx("%s: invalid region: %s", r[i].text, err);
 			return false;
 		}
 		if (!resolve(&r[i]))

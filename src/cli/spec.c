@@ -61,37 +61,49 @@ const char *parse_sectors(const char *s, uint64_t *sectors)
 	return parse_sectors_n(s, strlen(s), sectors);
 }
 
+/* Name the part of the spec that is wrong, and pass err on. */
+static const char *bad_part(struct spec *spec, const char *part, const char *s,
+			    size_t len, const char *err)
+{
+	spec->bad_part = part;
+	spec->bad = s;
+	spec->bad_len = len;
+	return err;
+}
+
+#define PATH_HINT " (a path that holds ':' is written PATH:START)"
+
 const char *spec_parse(const char *text, struct spec *spec)
 {
-	const char *colon = strrchr(text, ':'), *plus, *err;
+	const char *colon = strrchr(text, ':'), *err;
 	size_t devlen = colon ? (size_t)(colon - text) : strlen(text);
 
 	*spec = (struct spec){ 0 };
 	if (!devlen)
 		return "no device";
 	if (colon) {
-		const char *rest = colon + 1;
+		const char *rest = colon + 1, *plus = strchr(rest, '+');
+		size_t len = plus ? (size_t)(plus - rest) : strlen(rest);
 
-		plus = strchr(rest, '+');
-		err = parse_sectors_n(rest, plus ? (size_t)(plus - rest) : strlen(rest),
-				      &spec->start);
-		if (err) {
-			if (!plus && !*rest)
-				return "nothing after ':'";
-			spec->bad_part = "START";
-			return err;
-		}
+		if (!plus && !len)
+			return "nothing after ':'";
+		err = parse_sectors_n(rest, len, &spec->start);
+		/* Not a number at all: most likely a ':' in the path. */
+		if (err && (rest[0] < '0' || rest[0] > '9'))
+			err = len ? "not a number" PATH_HINT : "empty number" PATH_HINT;
+		if (err)
+			return bad_part(spec, "START", rest, len, err);
 		if (plus) {
-			spec->bad_part = "COUNT";
-			err = parse_sectors(plus + 1, &spec->count);
+			const char *c = plus + 1;
+
+			err = parse_sectors(c, &spec->count);
+			if (!err && !spec->count)
+				err = "empty region (count 0)";
+			if (!err && spec->count > SPEC_MAX_SECTORS - spec->start)
+				err = "region end too large";
 			if (err)
-				return err;
-			if (!spec->count)
-				return "empty region (count 0)";
-			if (spec->count > SPEC_MAX_SECTORS - spec->start)
-				return "region end too large";
+				return bad_part(spec, "COUNT", c, strlen(c), err);
 			spec->has_count = true;
-			spec->bad_part = NULL;
 		}
 	}
 	spec->device = strndup(text, devlen);

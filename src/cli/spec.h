@@ -24,7 +24,10 @@ struct spec {
 	uint64_t start;   /* sectors */
 	uint64_t count;   /* sectors, when has_count */
 	bool has_count;
-	const char *bad_part; /* on error: "START", "COUNT" or NULL (the whole) */
+	/* On error, the part that is wrong: "START" or "COUNT", and its text
+	 * (bad, bad_len); bad_part is NULL when the spec as a whole is. */
+	const char *bad_part, *bad;
+	size_t bad_len;
 };
 
 /*
