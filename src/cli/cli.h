@@ -93,6 +93,12 @@ struct region {
 	char *error;		/* the reason, for ST_ERROR */
 };
 
+/* The smallest I/O on r, in sectors: its logical block under O_DIRECT. */
+static inline uint64_t region_block(const struct region *r)
+{
+	return r->dev.direct ? r->dev.lbs >> DMIO_SECTOR_SHIFT : 1;
+}
+
 /* Resolve, check and open every region for op; on refusal print why and
  * return false, with nothing opened for writing. */
 bool regions_prepare(const struct opts *o, struct region *r, unsigned int n);

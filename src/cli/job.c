@@ -216,7 +216,7 @@ static int redo(struct job *j, struct region *r, int rw, char *mem,
 static uint64_t narrow(struct job *j, struct region *r, int rw, char *mem,
 		       uint64_t first, uint64_t from, uint64_t end, int *err)
 {
-	uint64_t step = r->dev.direct ? r->dev.lbs >> DMIO_SECTOR_SHIFT : 1;
+	uint64_t step = region_block(r);
 	uint64_t mid, bad;
 	int e = redo(j, r, rw, mem, first, from, end);
 

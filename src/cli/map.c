@@ -11,20 +11,10 @@
 #include "map.h"
 #include "spec.h"
 
-/* A number: decimal digits only, no more than SPEC_MAX_SECTORS. */
+/* A sector number as the map writes it: digits only, no suffix. */
 static bool number(const char *s, uint64_t *v)
 {
-	uint64_t x = 0;
-
-	if (!*s)
-		return false;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9' || x > (SPEC_MAX_SECTORS - 9) / 10)
-			return false;
-		x = x * 10 + (uint64_t)(*s - '0');
-	}
-	*v = x;
-	return x <= SPEC_MAX_SECTORS;
+	return !s[strspn(s, "0123456789")] && !parse_sectors(s, v);
 }
 
 /* Undo \ooo escapes in place; false on a bad escape. */

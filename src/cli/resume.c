@@ -23,12 +23,15 @@ static int slurp(const char *path, char **buf, size_t *len)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 	ssize_t n;
+	int e = 0;
 
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > MAP_MAX_BYTES) {
-		int e = fstat(fd, &st) ? errno : EINVAL;
-
+	if (fstat(fd, &st))
+		e = errno;
+	else if (!S_ISREG(st.st_mode) || st.st_size > MAP_MAX_BYTES)
+		e = EINVAL;
+	if (e) {
 		close(fd);
 		return -e;
 	}
@@ -47,11 +50,12 @@ static int slurp(const char *path, char **buf, size_t *len)
 	return 0;
 }
 
-static void set_region(struct map_region *m, const struct region *r)
+static bool set_region(struct map_region *m, const struct region *r)
 {
 	m->path = strdup(r->path);
 	m->sector = r->sector;
 	m->count = r->count;
+	return m->path != NULL;
 }
 
 /* Does map region m describe r?  Names the difference in why. */
@@ -79,11 +83,17 @@ int map_open(const struct opts *o, struct region *r, unsigned int n, struct map 
 
 	if (e == -ENOENT) {
 		/* A new map: nothing is done yet. */
+		bool ok;
+
 		memset(m, 0, sizeof(*m));
-		set_region(&m->src, &r[0]);
+		ok = set_region(&m->src, &r[0]);
 		for (unsigned int i = 1; i < n; i++)
-			set_region(&m->dst[m->ndst++], &r[i]);
-		return EXIT_OK;
+			ok &= set_region(&m->dst[m->ndst++], &r[i]);
+		if (ok)
+			return EXIT_OK;
+		warnx("%s: %s", o->map, strerror(ENOMEM));
+		map_free(m);
+		return EXIT_IOERR;
 	}
 	if (e) {
 		warnx("%s: cannot read the map: %s", o->map,
@@ -124,23 +134,22 @@ int map_checkpoint(const struct opts *o, struct region *r, unsigned int n,
 		struct region *d = &r[i];
 		struct map_region *md = &m->dst[i - 1];
 
-		/* At the end the job has flushed already. */
-		if (!final && d->done > d->durable && d->status != ST_ERROR) {
-			int e = d->dev.ops->flush(&d->dev);
+		/* What is done is recorded once flushed; at the end the job
+		 * has flushed every destination already. */
+		if (d->status != ST_ERROR && d->done > d->durable) {
+			int e = final ? 0 : d->dev.ops->flush(&d->dev);
 
 			if (e)
 				region_fail(d, d->sector + d->durable, -e, "flush");
 			else
 				d->durable = d->done;
-		} else if (final && d->status != ST_ERROR) {
-			d->durable = d->done;
 		}
 		md->ndone = md->nfailed = 0;
 		if (d->durable && map_range_add(&md->done, &md->ndone, 0, d->durable))
 			return -ENOMEM;
 		if (d->status == ST_ERROR &&
 		    map_range_add(&md->failed, &md->nfailed, d->bad_sector - d->sector,
-				  d->dev.direct ? d->dev.lbs >> DMIO_SECTOR_SHIFT : 1))
+				  region_block(d)))
 			return -ENOMEM;
 	}
 	return map_write(o->map, m);
