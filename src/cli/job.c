@@ -323,8 +323,8 @@ static void start_chunk(struct job *j, struct slot *s)
 
 	s->off = j->next;
 	s->len = j->limit - s->off < j->chunk ? j->limit - s->off : j->chunk;
-	/* A chunk never straddles a destination's resume point (--map). */
-	for (unsigned int i = 0; i < j->ndst; i++)
+	/* With --map, a chunk never straddles a destination's resume point. */
+	for (unsigned int i = 0; j->map && i < j->ndst; i++)
 		if (j->dst[i].resume > s->off && j->dst[i].resume - s->off < s->len)
 			s->len = j->dst[i].resume - s->off;
 	j->next += s->len;
