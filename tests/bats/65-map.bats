@@ -59,7 +59,7 @@ done 1 0 4096" ]
 @test "SIGKILL mid-copy, then a rerun with the map completes and verifies" {
 	img src 16M
 	local dev
-	dev=$(nbd_dev slow --filter=delay memory 32M delay-write=30ms)
+	dev=$(slow_dev)
 	"$DMIO" --map m --chunk=64K copy src "$dev:8" >out 2>err &
 	local pid=$!
 	# Wait until the map records some progress, then kill without warning.

@@ -4,10 +4,6 @@
 # goes on.
 load helper
 
-slow() {
-	nbd_dev slow --filter=delay memory 32M delay-write=40ms
-}
-
 # start ARGS...: dmio ARGS in the background, stdout in out, stderr in err.
 start() {
 	"$DMIO" "$@" >out 2>err &
@@ -25,7 +21,7 @@ interrupt_case() {
 	local sig=$1 code=$2 name=$3
 	img src 16M
 	local dev
-	dev=$(slow)
+	dev=$(slow_dev)
 	start --json --chunk=64K copy src "$dev"
 	kill -"$sig" "$pid"
 	finish
@@ -50,7 +46,7 @@ interrupt_case() {
 @test "SIGUSR1 prints a progress line and the copy finishes" {
 	img src 4M
 	local dev
-	dev=$(slow)
+	dev=$(slow_dev)
 	start --chunk=64K copy src "$dev"
 	kill -USR1 "$pid"
 	finish
@@ -62,7 +58,7 @@ interrupt_case() {
 @test "--progress on a pipe prints plain lines" {
 	img src 4M
 	local dev
-	dev=$(slow)
+	dev=$(slow_dev)
 	run --separate-stderr "$DMIO" --progress --chunk=64K copy src "$dev"
 	assert_success
 	[[ $stderr == *"dmio: 4.0 MiB / 4.0 MiB (100%)"* ]]
@@ -71,7 +67,7 @@ interrupt_case() {
 @test "--progress on a terminal draws a bar with bytes, rate and ETA" {
 	img src 4M
 	local dev
-	dev=$(slow)
+	dev=$(slow_dev)
 	# script(1) gives dmio a terminal; what it drew comes back in tty.out.
 	script -qec "'$DMIO' --progress --chunk=64K copy src '$dev' 2>&1 >/dev/null" tty.out \
 		>/dev/null

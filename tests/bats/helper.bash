@@ -63,6 +63,12 @@ nbd_dev() {
 	loop "$T/$name/disk" --direct-io=on
 }
 
+# slow_dev: a 32 MiB device whose every write takes 40 ms (nbdkit's delay
+# filter), for catching dmio mid-copy; prints the device.
+slow_dev() {
+	nbd_dev slow --filter=delay memory 32M delay-write=40ms
+}
+
 # bytes FILE OFFSET COUNT: COUNT bytes of FILE from OFFSET, as hex.
 bytes() {
 	od -An -tx1 -v -j "$2" -N "$3" "$1" | tr -d ' \n'
