@@ -11,6 +11,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "dmio-internal.h"
 
@@ -18,22 +20,42 @@
 #define MAX_DEPTH 4096u
 #define MAX_MAX_IO (64u << 20)
 
+/*
+ * The thread sleeps in one place, a read of wake_fd: enqueue() and destroy()
+ * write to it, and so does the aio engine's every completion (io_set_eventfd),
+ * so new work is picked up at once even while I/O is in flight.
+ */
 static void *completion_thread(void *arg)
 {
 	struct dmio_client *c = arg;
+	bool stop;
 
-	pthread_mutex_lock(&c->lock);
 	for (;;) {
-		while (!c->incoming && !c->stopping)
-			pthread_cond_wait(&c->wake, &c->lock);
-		if (!c->incoming)
-			break;
-		pthread_mutex_unlock(&c->lock);
 		core_run(c);
 		pthread_mutex_lock(&c->lock);
+		stop = c->stopping && !c->incoming;
+		pthread_mutex_unlock(&c->lock);
+		if (stop)
+			return NULL;
+		client_wait(c);
 	}
-	pthread_mutex_unlock(&c->lock);
-	return NULL;
+}
+
+void client_wait(struct dmio_client *c)
+{
+	uint64_t n;
+
+	while (read(c->wake_fd, &n, sizeof(n)) < 0 && errno == EINTR)
+		;
+}
+
+static void client_wake(struct dmio_client *c)
+{
+	uint64_t one = 1;
+
+	/* Cannot fail but by overflowing a 64-bit counter. */
+	while (write(c->wake_fd, &one, sizeof(one)) < 0 && errno == EINTR)
+		;
 }
 
 bool client_on_thread(struct dmio_client *c)
@@ -47,8 +69,10 @@ void client_enqueue(struct dmio_client *c, struct dmio_io *io)
 	*c->incoming_tail = io;
 	c->incoming_tail = &io->next;
 	c->outstanding++;
-	pthread_cond_signal(&c->wake);
 	pthread_mutex_unlock(&c->lock);
+	/* From a callback, the thread is awake and looks at incoming next. */
+	if (!client_on_thread(c))
+		client_wake(c);
 }
 
 void client_io_done(struct dmio_client *c)
@@ -97,14 +121,18 @@ struct dmio_client *dmio_client_create(const char *engine,
 	max_iov = max_io / DMIO_PAGE_SIZE + 1;
 	if (max_iov > UIO_MAXIOV)
 		max_iov = UIO_MAXIOV;
+	c->wake_fd = eventfd(0, EFD_CLOEXEC);
+	if (c->wake_fd < 0) {
+		r = -errno;
+		goto free_client;
+	}
 	r = pool_init(&c->pool, c->depth, max_iov, max_io / DMIO_PAGE_SIZE);
 	if (r)
-		goto free_client;
+		goto close_wake;
 	r = ops->init(c);
 	if (r)
 		goto free_pool;
 	pthread_mutex_init(&c->lock, NULL);
-	pthread_cond_init(&c->wake, NULL);
 	pthread_cond_init(&c->idle, NULL);
 	/* Signals are the program's business: keep them off this thread. */
 	sigfillset(&all);
@@ -117,11 +145,12 @@ struct dmio_client *dmio_client_create(const char *engine,
 
 free_engine:
 	pthread_cond_destroy(&c->idle);
-	pthread_cond_destroy(&c->wake);
 	pthread_mutex_destroy(&c->lock);
 	ops->exit(c);
 free_pool:
 	pool_exit(&c->pool);
+close_wake:
+	close(c->wake_fd);
 free_client:
 	free(c);
 	errno = -r;
@@ -136,13 +165,13 @@ void dmio_client_destroy(struct dmio_client *c)
 	while (c->outstanding)
 		pthread_cond_wait(&c->idle, &c->lock);
 	c->stopping = true;
-	pthread_cond_signal(&c->wake);
 	pthread_mutex_unlock(&c->lock);
+	client_wake(c);
 	pthread_join(c->thread, NULL);
 	c->ops->exit(c);
 	pool_exit(&c->pool);
+	close(c->wake_fd);
 	pthread_cond_destroy(&c->idle);
-	pthread_cond_destroy(&c->wake);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }

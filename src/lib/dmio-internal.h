@@ -137,8 +137,9 @@ struct dmio_engine_ops {
 	int (*queue)(struct dmio_client *c, struct dmio_piece *p);
 	/* Submit what queue took.  NULL for synchronous engines. */
 	void (*commit)(struct dmio_client *c);
-	/* Wait for at least one queued piece; put up to max completed ones,
-	 * with res set, in done[] and return how many. */
+	/* Put up to max completed pieces, with res set, in done[] and return
+	 * how many.  With none completed, sleep in client_wait() first: it
+	 * may then return 0 (woken for new work). */
 	unsigned int (*reap)(struct dmio_client *c, struct dmio_piece **done,
 			     unsigned int max);
 };
@@ -155,8 +156,8 @@ struct dmio_client {
 	struct dmio_pool pool;
 
 	pthread_t thread;
+	int wake_fd;          /* eventfd: new work, stopping, aio completions */
 	pthread_mutex_t lock; /* protects what follows up to the thread-only part */
-	pthread_cond_t wake;  /* new work, or stopping */
 	pthread_cond_t idle;  /* outstanding reached 0 */
 	struct dmio_io *incoming, **incoming_tail;
 	unsigned long outstanding; /* calls accepted and not completed */
@@ -169,6 +170,8 @@ struct dmio_client {
 };
 
 bool client_on_thread(struct dmio_client *c);
+/* Completion thread: sleep until wake_fd is written. */
+void client_wait(struct dmio_client *c);
 /* Hand a validated call to the completion thread. */
 void client_enqueue(struct dmio_client *c, struct dmio_io *io);
 /* Completion thread: split calls into pieces and run them; returns when

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The aio engine (fio's libaio): queue() prepares the piece's embedded iocb,
- * commit() hands the batch to io_submit(), reap() waits in io_getevents()
- * and finds each piece from its iocb.  io_submit() may take only part of a
+ * commit() hands the batch to io_submit(), reap() takes what io_getevents()
+ * has (sleeping on the client's eventfd, which every completion writes, when
+ * there is nothing) and finds each piece from its iocb.  io_submit() may take only part of a
  * batch: the rest waits for the next commit.  -EAGAIN means the kernel is
  * out of room: reap first, then submit again.  A piece that io_submit()
  * refuses outright completes with that error.
@@ -79,6 +80,7 @@ static int aio_queue(struct dmio_client *c, struct dmio_piece *p)
 		io_prep_preadv(&p->iocb, p->fd, p->iov, p->iovcnt, (long long)p->pos);
 	else
 		io_prep_pwritev(&p->iocb, p->fd, p->iov, p->iovcnt, (long long)p->pos);
+	io_set_eventfd(&p->iocb, c->wake_fd);
 	e->batch[e->nbatch++] = &p->iocb;
 	return DMIO_Q_QUEUED;
 }
@@ -126,6 +128,18 @@ static void aio_commit(struct dmio_client *c)
 	}
 }
 
+/* What has completed, without waiting. */
+static int getevents(struct aio_engine *e, unsigned int max)
+{
+	struct timespec zero = { 0, 0 };
+	int r;
+
+	do
+		r = io_getevents(e->ctx, 0, (long)max, e->events, &zero);
+	while (r == -EINTR);
+	return r < 0 ? 0 : r;
+}
+
 static unsigned int aio_reap(struct dmio_client *c, struct dmio_piece **done,
 			     unsigned int max)
 {
@@ -139,9 +153,11 @@ static unsigned int aio_reap(struct dmio_client *c, struct dmio_piece **done,
 		return n;
 	if (max > c->depth)
 		max = c->depth;
-	do
-		r = io_getevents(e->ctx, 1, (long)max, e->events, NULL);
-	while (r == -EINTR);
+	r = getevents(e, max);
+	if (!r) {
+		client_wait(c);
+		r = getevents(e, max);
+	}
 	for (int i = 0; i < r; i++) {
 		struct dmio_piece *p = container_of(e->events[i].obj, struct dmio_piece, iocb);
 
