@@ -574,9 +574,12 @@ static void wait_events(struct job *j, unsigned long *seen)
 	pthread_mutex_unlock(&j->lock);
 }
 
+/* Sleep only when a pass found nothing to do: a slot that a pass frees is
+ * refilled by the next pass, not after the next completion. */
 static void run(struct job *j)
 {
 	unsigned long seen = 0;
+	bool moved = true;
 
 	for (;;) {
 		if (stop_signal && !j->res->interrupted)
@@ -586,25 +589,31 @@ static void run(struct job *j)
 
 			j->used++;
 			start_chunk(j, s);
+			moved = true;
 		}
 		for (unsigned int i = 0; i < j->used; i++) {
 			struct slot *s = &j->slots[(j->head + i) % j->nslots];
 
 			if ((s->phase == P_READ || s->phase == P_WRITE) &&
-			    !__atomic_load_n(&s->pending, __ATOMIC_ACQUIRE))
+			    !__atomic_load_n(&s->pending, __ATOMIC_ACQUIRE)) {
 				advance(j, s);
+				moved = true;
+			}
 		}
 		while (j->used && j->slots[j->head].phase == P_DONE) {
 			retire(j, &j->slots[j->head]);
 			j->head = (j->head + 1) % j->nslots;
 			j->used--;
+			moved = true;
 		}
 		progress_update(j->progress << DMIO_SECTOR_SHIFT, false);
 		if (j->map && now_seconds() - j->map_last >= MAP_INTERVAL)
 			checkpoint(j, false);
 		if (!j->used && j->next >= j->limit)
 			break;
-		wait_events(j, &seen);
+		if (!moved)
+			wait_events(j, &seen);
+		moved = false;
 	}
 }
 
