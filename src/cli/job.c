@@ -11,11 +11,15 @@
  *   write   fill from the input, then write to every destination
  *   zero    write the (never touched, so zero) buffer to every destination
  *
- * Several chunks are in flight; completions only count down and wake the
- * main thread, which does everything else.  Chunks retire in order, so what
- * each region reports done is always a prefix of it.  A failed chunk is
- * redone by halves down to one block, to find the exact failing sector (and
- * to get past a transient failure).
+ * Several chunks are in flight.  As in dm-kcopyd, a copy chunk whose read
+ * completed cleanly is written by the completion callback itself, from the
+ * same buffer, with no trip through the main thread; every other slot whose
+ * calls are done is handed to the main thread, which does everything else.
+ * The main thread turns that fast path off (under j->lock) before it changes
+ * anything the callback reads: the limit, a destination's status.  Chunks
+ * retire in order, so what each region reports done is always a prefix of
+ * it.  A failed chunk is redone by halves down to one block, to find the
+ * exact failing sector (and to get past a transient failure).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -44,7 +48,10 @@ struct cbuf {
 struct slot {
 	struct job *job;
 	enum phase phase;
-	int pending;		/* dm-io calls outstanding: atomic */
+	/* References: each dm-io call in flight, and the submitter's own while
+	 * it submits, so that the slot cannot complete halfway.  Atomic. */
+	int pending;
+	bool ready;		/* done, and the main thread's: atomic */
 	uint64_t off, len;	/* sectors, from the start of the regions */
 	struct cbuf *buf;	/* [0] the source's; verify: [1 + k] destination k's */
 	struct dmio_result *res; /* per where[] of the calls */
@@ -65,9 +72,10 @@ struct job {
 	struct cbuf *bufs;
 	char *area;
 	size_t area_len;
-	pthread_mutex_t lock;
+	pthread_mutex_t lock;	/* events, fast, and the fast path itself */
 	pthread_cond_t cond;
 	unsigned long events;
+	bool fast;		/* copy: callbacks may write what they read */
 	int infd, outfd;
 	struct job_result *res;
 	struct map *map;	/* copy --map */
@@ -136,17 +144,67 @@ static void bufs_free(struct job *j)
 
 /* ---- dm-io calls ---- */
 
+static void write_chunk(struct job *j, struct slot *s);
+
+/* The submitter's reference: taken before a slot's calls, dropped after. */
+static void slot_begin(struct slot *s)
+{
+	__atomic_store_n(&s->pending, 1, __ATOMIC_RELAXED);
+}
+
+/* Drop one reference to s; true when it was the last. */
+static bool slot_put(struct slot *s)
+{
+	return !__atomic_sub_fetch(&s->pending, 1, __ATOMIC_ACQ_REL);
+}
+
+/*
+ * Every call of s has completed.  A copy chunk read cleanly goes on to its
+ * writes here, on whichever thread this is; anything else is handed to the
+ * main thread.  A callback's own writes cannot complete before it returns
+ * (completions run on this same thread), so only refusals end them here.
+ */
+static void slot_done(struct slot *s)
+{
+	struct job *j = s->job;
+
+	pthread_mutex_lock(&j->lock);
+	if (j->fast && !stop_signal && s->phase == P_READ && !s->res[0].error) {
+		slot_begin(s);
+		write_chunk(j, s);
+		if (!slot_put(s)) {
+			pthread_mutex_unlock(&j->lock);
+			return;
+		}
+	}
+	__atomic_store_n(&s->ready, true, __ATOMIC_RELEASE);
+	j->events++;
+	pthread_cond_signal(&j->cond);
+	pthread_mutex_unlock(&j->lock);
+}
+
 static void call_done(unsigned long error, void *context)
 {
 	struct slot *s = context;
-	struct job *j = s->job;
 
 	(void)error; /* the results say which region failed, and where */
-	if (__atomic_sub_fetch(&s->pending, 1, __ATOMIC_ACQ_REL))
+	if (slot_put(s))
+		slot_done(s);
+}
+
+static void slot_end(struct slot *s)
+{
+	if (slot_put(s))
+		slot_done(s);
+}
+
+/* Main thread: no callback takes the fast path after this returns. */
+static void slow_path(struct job *j)
+{
+	if (!j->fast)
 		return;
 	pthread_mutex_lock(&j->lock);
-	j->events++;
-	pthread_cond_signal(&j->cond);
+	j->fast = false;
 	pthread_mutex_unlock(&j->lock);
 }
 
@@ -174,7 +232,8 @@ static struct dmio_request request(struct job *j, struct cbuf *b, int rw,
 	return req;
 }
 
-/* Submit one async call for slot s; a refusal completes it as failed. */
+/* Submit one async call for slot s, between slot_begin() and slot_end();
+ * a refusal is recorded as the regions' error. */
 static void submit(struct job *j, struct slot *s, struct cbuf *b, int rw,
 		   unsigned int nwhere, struct dmio_region *where,
 		   struct dmio_result *res)
@@ -187,7 +246,7 @@ static void submit(struct job *j, struct slot *s, struct cbuf *b, int rw,
 	if (r) {
 		for (unsigned int i = 0; i < nwhere; i++)
 			res[i] = (struct dmio_result){ -r, where[i].sector };
-		call_done(0, s);
+		slot_put(s); /* never the last: the submitter holds one */
 	}
 }
 
@@ -243,6 +302,7 @@ static uint64_t narrow(struct job *j, struct region *r, int rw, char *mem,
 /* Stop at off: nothing at or past it is written or counted. */
 static void set_limit(struct job *j, uint64_t off)
 {
+	slow_path(j);
 	if (off < j->limit)
 		j->limit = off;
 }
@@ -272,6 +332,7 @@ static uint64_t dest_len(const struct region *d, const struct slot *s)
 
 /* ---- the phases ---- */
 
+/* Submit s's writes; the caller holds the submitter's reference. */
 static void write_chunk(struct job *j, struct slot *s)
 {
 	struct dmio_region where[DMIO_MAX_REGIONS];
@@ -336,6 +397,11 @@ static void start_chunk(struct job *j, struct slot *s)
 			s->len = j->dst[i].resume - s->off;
 	j->next += s->len;
 	s->phase = P_READ;
+	if (j->o->op == OP_WRITE && !fill_from_input(j, s)) {
+		s->phase = P_DONE;
+		return;
+	}
+	slot_begin(s);
 	switch (j->o->op) {
 	case OP_COPY:
 	case OP_READ:
@@ -355,18 +421,13 @@ static void start_chunk(struct job *j, struct slot *s)
 		submit(j, s, &s->buf[0], DMIO_READ, 1, &where, &s->res[0]);
 		break;
 	case OP_WRITE:
-		if (!fill_from_input(j, s)) {
-			s->phase = P_DONE;
-			break;
-		}
-		write_chunk(j, s);
-		break;
 	case OP_ZERO:
 		write_chunk(j, s);
 		break;
 	case OP_INFO:
 		break;
 	}
+	slot_end(s);
 }
 
 /* The source's read of s failed: find where, stop there, keep what is
@@ -397,10 +458,13 @@ static void advance(struct job *j, struct slot *s)
 		source_failed(j, s);
 	if (s->off + s->len > j->limit)
 		s->len = s->off < j->limit ? j->limit - s->off : 0;
-	if (j->o->op == OP_COPY && s->len)
+	if (j->o->op == OP_COPY && s->len) {
+		slot_begin(s);
 		write_chunk(j, s);
-	else
+		slot_end(s);
+	} else {
 		s->phase = P_DONE;
+	}
 }
 
 /* ---- retiring chunks, in order ---- */
@@ -415,9 +479,11 @@ static void retire_writes(struct job *j, struct slot *s)
 
 		if (!dest_active(d))
 			continue;
-		if (s->res[i].error)
+		if (s->res[i].error) {
+			slow_path(j); /* before d's status can change */
 			bad = narrow(j, d, DMIO_WRITE, s->buf[0].mem, first,
 				     s->res[i].error_sector, first + len, &err);
+		}
 		if (bad == UINT64_MAX) {
 			d->done += len;
 		} else {
@@ -546,6 +612,7 @@ static void interrupt(struct job *j)
 {
 	uint64_t at = j->next;
 
+	slow_path(j); /* the phases below stay as they are read */
 	j->res->interrupted = true;
 	j->res->signal = stop_signal;
 	/* Chunks still being read are not written any more. */
@@ -594,8 +661,8 @@ static void run(struct job *j)
 		for (unsigned int i = 0; i < j->used; i++) {
 			struct slot *s = &j->slots[(j->head + i) % j->nslots];
 
-			if ((s->phase == P_READ || s->phase == P_WRITE) &&
-			    !__atomic_load_n(&s->pending, __ATOMIC_ACQUIRE)) {
+			if (__atomic_load_n(&s->ready, __ATOMIC_ACQUIRE)) {
+				s->ready = false;
 				advance(j, s);
 				moved = true;
 			}
@@ -641,6 +708,7 @@ static int job_init(struct job *j)
 		return -errno;
 	pthread_mutex_init(&j->lock, NULL);
 	pthread_cond_init(&j->cond, NULL);
+	j->fast = o->op == OP_COPY;
 	j->slots = calloc(j->nslots, sizeof(*j->slots));
 	if (!j->slots)
 		return -ENOMEM;
