@@ -112,6 +112,7 @@ struct job_result {
 	int signal;
 	uint64_t bytes;
 	double seconds;
+	struct dmio_stats stats; /* the engine's, for --verbose */
 };
 
 /* Run o->op over r[0..n): for copy and verify r[0] is the source. */

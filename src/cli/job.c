@@ -853,6 +853,7 @@ int job_run(const struct opts *o, struct region *r, unsigned int n,
 		finish_status(&j, &j.dst[i]);
 	res->bytes = (j.progress - first) << DMIO_SECTOR_SHIFT;
 	res->seconds = now_seconds() - t0;
+	dmio_client_stats(j.client, &res->stats);
 	job_free(&j);
 	return 0;
 }

@@ -134,9 +134,12 @@ static void report_table(FILE *f, const struct opts *o, const struct region *r,
 	scols_unref_table(tb);
 	if (o->op != OP_READ && !o->dry_run)
 		fprintf(f, "error bits: 0x%lx\n", error_bits);
-	if (o->verbose && !o->dry_run)
-		fprintf(f, "%llu bytes in %.3f s\n", (unsigned long long)res->bytes,
-			res->seconds);
+	if (o->verbose && !o->dry_run && res->stats.engine)
+		fprintf(f, "%llu bytes in %.3f s; %s engine, %u requests in flight "
+			"at most, %llu issued, %llu through bounce pages\n",
+			(unsigned long long)res->bytes, res->seconds,
+			res->stats.engine, res->stats.queue_depth,
+			res->stats.requests, res->stats.bounced);
 }
 
 void report(const struct opts *o, const struct region *r, unsigned int n,

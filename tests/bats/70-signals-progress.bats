@@ -47,7 +47,9 @@ interrupt_case() {
 	img src 4M
 	local dev
 	dev=$(slow_dev)
-	start --chunk=64K copy src "$dev"
+	# One 40 ms write at a time: 64 of them, so the signal lands mid-copy
+	# however fast the pipeline is.
+	start --chunk=64K --queue-depth=1 copy src "$dev"
 	kill -USR1 "$pid"
 	finish
 	[ "$rc" = 0 ] || fail "exit $rc: $(cat err)"

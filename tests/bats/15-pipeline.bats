@@ -1,0 +1,114 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-2.0-or-later
+# The copy pipeline (dm-kcopyd's shape), seen from outside: many chunks in
+# flight between real loop devices, each read once and written from that
+# same buffer to every destination, reads overlapping writes, io_submit
+# batched, and a main loop that never waits on its timeout to move on.
+# Nothing here is timed: speed is bench/run's business.
+load helper
+
+# loops N SIZE: a source of random bytes and N zeroed destinations on loop
+# devices, in $S and ${D[@]}; their files are src, d1..dN.
+loops() {
+	img src "$2"
+	S=$(loop src)
+	D=()
+	for i in $(seq "$1"); do
+		truncate -s "$2" "d$i"
+		D+=("$(loop "d$i")")
+	done
+}
+
+# iocbs TRACE: from an strace of io_submit and io_getevents, one line per
+# iocb, in order: "submit BATCH OP DATA" or "done DATA" (aio_data names the
+# request, so a completion is matched to its submission).
+iocbs() {
+	awk '
+	function upto_comma(s) { sub(/[,}].*/, "", s); return s }
+	/io_submit\(/ {
+		n = split($0, parts, /\{aio_data=/)
+		for (i = 2; i <= n; i++) {
+			op = parts[i]
+			sub(/.*aio_lio_opcode=IOCB_CMD_/, "", op)
+			print "submit", n - 1, upto_comma(op), upto_comma(parts[i])
+		}
+	}
+	/io_getevents\(/ {
+		n = split($0, parts, /\{data=/)
+		for (i = 2; i <= n; i++) print "done", upto_comma(parts[i])
+	}
+	' "$1"
+}
+
+@test "a mirror of many chunks between loop devices is exact, with every engine and buffer type" {
+	loops 2 24M
+	for engine in --async --sync; do
+		for buffer in vm pages bvec; do
+			dd if=/dev/zero of="${D[0]}" bs=1M count=24 oflag=direct status=none
+			dd if=/dev/zero of="${D[1]}" bs=1M count=24 oflag=direct status=none
+			run "$DMIO" -q "$engine" --buffer="$buffer" --chunk=256K copy "$S" "${D[@]}"
+			assert_success
+			# The files under the loop devices, not a page cache above them.
+			cmp src d1 || fail "$engine $buffer: d1 differs"
+			cmp src d2 || fail "$engine $buffer: d2 differs"
+		done
+	done
+	run "$DMIO" -q verify "$S" "${D[@]}"
+	assert_success
+}
+
+@test "the source is read once per chunk and every destination written from that buffer" {
+	loops 3 16M
+	run --separate-stderr "$DMIO" --verbose copy "$S" "${D[@]}"
+	assert_success
+	# 16 chunks of 1 MiB: 16 reads and 3 x 16 writes, none through bounce
+	# pages, so none copied: the write is the read's own buffer.
+	assert_output --partial "16777216 bytes in"
+	assert_output --partial ", 64 issued, 0 through bounce pages"
+	# The same with page lists: their pages are contiguous, so still one
+	# request per chunk and destination.
+	run --separate-stderr "$DMIO" --verbose --buffer=pages --chunk=512K copy "$S" "${D[@]}"
+	assert_success
+	assert_output --partial ", 128 issued, 0 through bounce pages"
+	cmp src d1 && cmp src d2 && cmp src d3
+}
+
+@test "reads of later chunks overlap the writes of earlier ones; io_submit takes batches" {
+	loops 2 32M
+	strace -f -qq -v -e trace=io_submit,io_getevents -o trace \
+		"$DMIO" -q --chunk=256K copy "$S" "${D[@]}"
+	iocbs trace >events
+	# Replay the trace: what is in flight at every submission.
+	run awk '
+	$1 == "submit" {
+		if ($2 > 1) batched++
+		if ($3 == "PREADV") { reads++; if (writing > 0) overlap++ } else { writes++; writing++ }
+		op[$4] = $3; inflight++; if (inflight > most) most = inflight
+	}
+	$1 == "done" { inflight--; if (op[$2] == "PWRITEV") writing-- }
+	END { printf "reads %d writes %d batched %d overlap %d most %d\n", reads, writes, batched, overlap, most }
+	' events
+	assert_success
+	echo "$output" >&3
+	read -r _ reads _ writes _ batched _ overlap _ most <<<"$output"
+	[ "$reads" = 128 ] && [ "$writes" = 256 ]
+	# Some reads were submitted while writes were in flight.
+	[ "$overlap" -gt 0 ]
+	# Several iocbs went to the kernel in one io_submit.
+	[ "$batched" -gt 0 ]
+	# Bounded: 8 chunks in flight at most, each one read or two writes.
+	[ "$most" -le 16 ] && [ "$most" -gt 2 ]
+	cmp src d1 && cmp src d2
+}
+
+@test "one chunk in flight: each chunk starts when the last retires, not on the loop's timeout" {
+	# With a single slot, a loop that slept after retiring a chunk would wait
+	# its 200 ms timeout every time: one ETIMEDOUT per chunk in the trace.
+	loops 1 32M
+	cp src d1
+	strace -f -qq -e trace=futex -o trace "$DMIO" -q --queue-depth=2 verify "$S" "${D[0]}"
+	local timeouts
+	timeouts=$(grep -c ETIMEDOUT trace || true)
+	echo "futex timeouts: $timeouts (32 chunks)" >&3
+	[ "$timeouts" -lt 4 ]
+}
