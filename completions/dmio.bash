@@ -29,7 +29,7 @@ _dmio()
 	_init_completion -s -n = || return
 
 	local commands="copy verify read write zero info"
-	local opts="--sync --async --buffer= --chunk= --queue-depth= --direct
+	local opts="--sync --async --engine= --buffer= --chunk= --queue-depth= --direct
 		--no-direct --input= --output= --map= --progress --json --force
 		--dry-run --no-flush --quiet --verbose --help --version
 		-i -o -n -q -v -h -V"
@@ -37,6 +37,10 @@ _dmio()
 	case $prev in
 	--buffer)
 		COMPREPLY=($(compgen -W "vm pages bvec" -- "$cur"))
+		return
+		;;
+	--engine)
+		COMPREPLY=($(compgen -W "uring aio sync" -- "$cur"))
 		return
 		;;
 	--chunk)

@@ -83,7 +83,8 @@ int dmio_async_vm(unsigned int num_regions, struct dmio_region *where, int rw,
 struct dmio_client;
 
 /*
- * engine: "aio" (libaio) or "sync" (preadv/pwritev), NULL for "aio".
+ * engine: "aio" (libaio), "uring" (io_uring, through liburing) or "sync"
+ * (preadv/pwritev); NULL for "aio".
  * queue_depth: requests in flight, 0 for the default (32; 1 for sync).
  * max_io: the largest single request in bytes, 0 for the default (1 MiB);
  * a multiple of DMIO_PAGE_SIZE.  Returns NULL with errno set on failure.

@@ -33,7 +33,7 @@ enum direct_mode { DIRECT_AUTO, DIRECT_ON, DIRECT_OFF };
 
 struct opts {
 	enum op op;
-	const char *engine;	/* "aio" or "sync" */
+	const char *engine;	/* "uring", "aio" or "sync"; NULL: uring, else aio */
 	enum buffer_type buffer;
 	uint64_t chunk;		/* bytes */
 	unsigned int depth;	/* chunks in flight */

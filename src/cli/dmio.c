@@ -88,8 +88,10 @@ static void usage(void)
 	      "a suffix K, M, G, T (KiB, MiB, GiB, TiB).\n"
 	      "\n"
 	      "Options:\n"
-	      "     --sync               use the sync engine (preadv/pwritev)\n"
-	      "     --async              use the async engine (libaio; the default)\n"
+	      "     --sync               the sync engine (preadv/pwritev)\n"
+	      "     --async              an async engine: io_uring where the kernel has\n"
+	      "                          it, else libaio (the default)\n"
+	      "     --engine=NAME        exactly this engine: uring, aio (libaio) or sync\n"
 	      "     --buffer=TYPE        dm-io buffer type: vm (default), pages or bvec\n"
 	      "     --chunk=SIZE         bytes per I/O chunk (default 1M; a multiple of 4K)\n"
 	      "     --queue-depth=N      chunks in flight (default 8)\n"
@@ -134,14 +136,15 @@ enum {
 
 int main(int argc, const char **argv)
 {
-	struct opts o = { .engine = "aio", .chunk = DEFAULT_CHUNK, .depth = DEFAULT_DEPTH };
-	char *buffer = NULL, *chunk = NULL, *depth = NULL, *input = NULL, *output = NULL,
+	struct opts o = { .chunk = DEFAULT_CHUNK, .depth = DEFAULT_DEPTH };
+	char *engine = NULL, *buffer = NULL, *chunk = NULL, *depth = NULL, *input = NULL, *output = NULL,
 	     *map = NULL;
 	int progress = 0, json = 0, force = 0, dry_run = 0, no_flush = 0, quiet = 0,
 	    verbose = 0;
 	struct poptOption table[] = {
 		{ "sync", 0, POPT_ARG_NONE, NULL, OPT_SYNC, "use the sync engine", NULL },
-		{ "async", 0, POPT_ARG_NONE, NULL, OPT_ASYNC, "use the async engine", NULL },
+		{ "async", 0, POPT_ARG_NONE, NULL, OPT_ASYNC, "an async engine", NULL },
+		{ "engine", 0, POPT_ARG_STRING, &engine, 0, "exactly this engine", "uring|aio|sync" },
 		{ "buffer", 0, POPT_ARG_STRING, &buffer, 0, "dm-io buffer type", "vm|pages|bvec" },
 		{ "chunk", 0, POPT_ARG_STRING, &chunk, 0, "bytes per chunk", "SIZE" },
 		{ "queue-depth", 0, POPT_ARG_STRING, &depth, 0, "chunks in flight", "N" },
@@ -172,7 +175,7 @@ int main(int argc, const char **argv)
 	while ((c = poptGetNextOpt(pc)) > 0) {
 		switch (c) {
 		case OPT_SYNC: o.engine = "sync"; break;
-		case OPT_ASYNC: o.engine = "aio"; break;
+		case OPT_ASYNC: o.engine = NULL; break;
 		case OPT_DIRECT: o.direct = DIRECT_ON; break;
 		case OPT_NO_DIRECT: o.direct = DIRECT_OFF; break;
 		case OPT_HELP: usage(); break;
@@ -186,6 +189,11 @@ int main(int argc, const char **argv)
 	o.progress = progress, o.json = json, o.force = force, o.dry_run = dry_run;
 	o.no_flush = no_flush, o.quiet = quiet, o.verbose = verbose;
 	o.input = input, o.output = output, o.map = map;
+	if (engine) {
+		if (strcmp(engine, "uring") && strcmp(engine, "aio") && strcmp(engine, "sync"))
+			try_help("--engine: '%s': not uring, aio or sync", engine);
+		o.engine = engine;
+	}
 	if (buffer) {
 		if (!strcmp(buffer, "vm"))
 			o.buffer = BUFFER_VM;

@@ -702,8 +702,14 @@ static int job_init(struct job *j)
 		((j->chunk << DMIO_SECTOR_SHIFT) / max_io);
 	if (depth > 1024)
 		depth = 1024;
-	j->client = dmio_client_create(o->engine, strcmp(o->engine, "sync") ?
-					   (unsigned int)depth : 0, max_io);
+	if (o->engine && !strcmp(o->engine, "sync"))
+		depth = 0; /* the engine's own: one at a time */
+	j->client = dmio_client_create(o->engine ? o->engine : "uring",
+				       (unsigned int)depth, max_io);
+	/* No io_uring here (an old kernel, io_uring_disabled, a seccomp
+	 * filter): --async means libaio then. */
+	if (!j->client && !o->engine)
+		j->client = dmio_client_create("aio", (unsigned int)depth, max_io);
 	if (!j->client)
 		return -errno;
 	pthread_mutex_init(&j->lock, NULL);

@@ -83,12 +83,17 @@ void client_io_done(struct dmio_client *c)
 	pthread_mutex_unlock(&c->lock);
 }
 
+static const struct dmio_engine_ops *const engines[] = {
+	&dmio_aio_engine, /* the first is the default */
+	&dmio_uring_engine,
+	&dmio_sync_engine,
+};
+
 static const struct dmio_engine_ops *engine_by_name(const char *name)
 {
-	if (!name || !strcmp(name, dmio_aio_engine.name))
-		return &dmio_aio_engine;
-	if (!strcmp(name, dmio_sync_engine.name))
-		return &dmio_sync_engine;
+	for (size_t i = 0; i < sizeof(engines) / sizeof(engines[0]); i++)
+		if (!name || !strcmp(name, engines[i]->name))
+			return engines[i];
 	return NULL;
 }
 

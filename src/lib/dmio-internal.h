@@ -115,7 +115,8 @@ unsigned int pool_take_pages(struct dmio_pool *pool, char **pages,
 			     unsigned int n);
 void pool_give_pages(struct dmio_pool *pool, char **pages, unsigned int n);
 
-/* ---- engines: one ops table each (engine-sync.c, engine-aio.c) ---- */
+/* ---- engines: one ops table each (engine-sync.c, engine-aio.c,
+ * engine-uring.c) ---- */
 
 enum { DMIO_Q_COMPLETED, DMIO_Q_QUEUED, DMIO_Q_BUSY };
 
@@ -146,6 +147,7 @@ struct dmio_engine_ops {
 
 extern const struct dmio_engine_ops dmio_sync_engine;
 extern const struct dmio_engine_ops dmio_aio_engine;
+extern const struct dmio_engine_ops dmio_uring_engine;
 
 /* ---- client.c: the client and its completion thread ---- */
 

@@ -6,7 +6,7 @@ load helper
 	run --separate-stderr "$DMIO" --help
 	assert_success
 	[ -z "$stderr" ]
-	for w in copy verify read write zero info --sync --async --buffer= --chunk= \
+	for w in copy verify read write zero info --sync --async --engine= --buffer= --chunk= \
 		--queue-depth= --direct --no-direct --input= --output= --progress --json \
 		--force --dry-run --no-flush --quiet --verbose --help --version; do
 		assert_output --partial -- "$w"

@@ -40,7 +40,7 @@ load helper
 	img src 1M
 	img dst 2M
 	dd if=src of=dst bs=512 seek=100 conv=notrunc status=none
-	for e in --sync --async; do
+	for e in --sync --async --engine=aio; do
 		for b in vm pages bvec; do
 			run "$DMIO" $e --buffer=$b --chunk=16K verify src dst:100
 			assert_success

@@ -49,6 +49,8 @@ bad() {
 	bad "too few regions" write
 	bad "unknown option" --frobnicate copy src dst
 	bad "--buffer" --buffer=heap copy src dst
+	bad "--engine" --engine=posix copy src dst
+	bad "--engine" --engine= copy src dst
 	bad "--chunk" --chunk=0 copy src dst
 	bad "--chunk" --chunk=6K copy src dst
 	bad "--chunk" --chunk=128M copy src dst

@@ -37,7 +37,7 @@ rfail() {
 	local b1 b2
 	b1=$(wfail b1)
 	b2=$(wfail b2)
-	for e in --sync --async; do
+	for e in --sync --async --engine=aio; do
 		for b in vm pages bvec; do
 			truncate -s 0 mid
 			truncate -s 1M mid
