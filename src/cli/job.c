@@ -89,7 +89,6 @@ static int bufs_init(struct job *j)
 {
 	size_t chunk = j->chunk << DMIO_SECTOR_SHIFT;
 	size_t npages = chunk / DMIO_PAGE_SIZE;
-
 	char *mem;
 
 	/* On huge pages where the kernel allows: pinning a 2 MiB page for
@@ -345,7 +344,8 @@ static void write_chunk(struct job *j, struct slot *s)
 						  dest_len(&j->dst[i], s));
 			s->map[s->nmap++] = i;
 		}
-	s->phase = P_WRITE;
+	/* Atomic: on the fast path the main thread may be looking at it. */
+	__atomic_store_n(&s->phase, P_WRITE, __ATOMIC_RELAXED);
 	if (s->nmap)
 		submit(j, s, &s->buf[0], DMIO_WRITE, s->nmap, where, s->res);
 }
@@ -667,7 +667,8 @@ static void run(struct job *j)
 				moved = true;
 			}
 		}
-		while (j->used && j->slots[j->head].phase == P_DONE) {
+		while (j->used &&
+		       __atomic_load_n(&j->slots[j->head].phase, __ATOMIC_RELAXED) == P_DONE) {
 			retire(j, &j->slots[j->head]);
 			j->head = (j->head + 1) % j->nslots;
 			j->used--;
