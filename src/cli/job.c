@@ -13,12 +13,13 @@
  *
  * Several chunks are in flight.  As in dm-kcopyd, a copy chunk whose read
  * completed cleanly is written by the completion callback itself, from the
- * same buffer, with no trip through the main thread; every other slot whose
- * calls are done is handed to the main thread, which does everything else.
- * The main thread turns that fast path off (under j->lock) before it changes
- * anything the callback reads: the limit, a destination's status.  Chunks
- * retire in order, so what each region reports done is always a prefix of
- * it.  A failed chunk is redone by halves down to one block, to find the
+ * same buffer, with no trip through the main thread, as soon as every chunk
+ * before it was read cleanly too (so a read error stops the copy there);
+ * every other slot whose calls are done is handed to the main thread, which
+ * does everything else.  The main thread turns that fast path off (under
+ * j->lock) before it changes anything the callback reads: the limit, a
+ * destination's status.  Chunks retire in order, so what each region
+ * reports done is always a prefix of it.  A failed chunk is redone by halves down to one block, to find the
  * exact failing sector (and to get past a transient failure).
  */
 #include <errno.h>
@@ -52,6 +53,8 @@ struct slot {
 	 * it submits, so that the slot cannot complete halfway.  Atomic. */
 	int pending;
 	bool ready;		/* done, and the main thread's: atomic */
+	bool waiting;		/* fast path: read, to be written after the
+				 * chunks before it (j->lock) */
 	uint64_t off, len;	/* sectors, from the start of the regions */
 	struct cbuf *buf;	/* [0] the source's; verify: [1 + k] destination k's */
 	struct dmio_result *res; /* per where[] of the calls */
@@ -76,6 +79,8 @@ struct job {
 	pthread_cond_t cond;
 	unsigned long events;
 	bool fast;		/* copy: callbacks may write what they read */
+	uint64_t read_upto;	/* fast path: every chunk before this sector
+				 * was read cleanly (j->lock) */
 	int infd, outfd;
 	struct job_result *res;
 	struct map *map;	/* copy --map */
@@ -157,28 +162,50 @@ static bool slot_put(struct slot *s)
 	return !__atomic_sub_fetch(&s->pending, 1, __ATOMIC_ACQ_REL);
 }
 
+/* Give s to the main thread.  Under j->lock. */
+static void hand_over(struct job *j, struct slot *s)
+{
+	__atomic_store_n(&s->ready, true, __ATOMIC_RELEASE);
+	j->events++;
+	pthread_cond_signal(&j->cond);
+}
+
+/* The slot read cleanly that waits for the chunk before off.  Under j->lock. */
+static struct slot *waiting_at(struct job *j, uint64_t off)
+{
+	for (unsigned int i = 0; i < j->nslots; i++)
+		if (j->slots[i].waiting && j->slots[i].off == off)
+			return &j->slots[i];
+	return NULL;
+}
+
 /*
  * Every call of s has completed.  A copy chunk read cleanly goes on to its
- * writes here, on whichever thread this is; anything else is handed to the
- * main thread.  A callback's own writes cannot complete before it returns
- * (completions run on this same thread), so only refusals end them here.
+ * writes here, on whichever thread this is, once the chunks before it are
+ * read, and releases those that waited for it; anything else is handed to
+ * the main thread.  A callback's own writes cannot complete before it
+ * returns (completions run on this same thread), so only refusals end them
+ * here.
  */
 static void slot_done(struct slot *s)
 {
 	struct job *j = s->job;
 
 	pthread_mutex_lock(&j->lock);
-	if (j->fast && !stop_signal && s->phase == P_READ && !s->res[0].error) {
-		slot_begin(s);
-		write_chunk(j, s);
-		if (!slot_put(s)) {
-			pthread_mutex_unlock(&j->lock);
-			return;
+	if (!j->fast || stop_signal || s->phase != P_READ || s->res[0].error) {
+		hand_over(j, s);
+	} else if (s->off != j->read_upto) {
+		s->waiting = true;
+	} else {
+		for (; s; s = waiting_at(j, j->read_upto)) {
+			s->waiting = false;
+			j->read_upto = s->off + s->len;
+			slot_begin(s);
+			write_chunk(j, s);
+			if (slot_put(s))
+				hand_over(j, s);
 		}
 	}
-	__atomic_store_n(&s->ready, true, __ATOMIC_RELEASE);
-	j->events++;
-	pthread_cond_signal(&j->cond);
 	pthread_mutex_unlock(&j->lock);
 }
 
@@ -197,13 +224,19 @@ static void slot_end(struct slot *s)
 		slot_done(s);
 }
 
-/* Main thread: no callback takes the fast path after this returns. */
+/* Main thread: no callback takes the fast path after this returns, and
+ * the chunks that waited on it are the main thread's. */
 static void slow_path(struct job *j)
 {
 	if (!j->fast)
 		return;
 	pthread_mutex_lock(&j->lock);
 	j->fast = false;
+	for (unsigned int i = 0; i < j->nslots; i++)
+		if (j->slots[i].waiting) {
+			j->slots[i].waiting = false;
+			hand_over(j, &j->slots[i]);
+		}
 	pthread_mutex_unlock(&j->lock);
 }
 
@@ -453,7 +486,10 @@ static void advance(struct job *j, struct slot *s)
 		s->phase = P_DONE;
 		return;
 	}
-	/* P_READ */
+	/* P_READ.  A copy chunk is here after an error or a signal, or with the
+	 * fast path off already: the main thread writes from now on. */
+	if (j->o->op == OP_COPY)
+		slow_path(j);
 	if (j->o->op != OP_WRITE && j->src && s->res[0].error && s->off < j->limit)
 		source_failed(j, s);
 	if (s->off + s->len > j->limit)
@@ -648,6 +684,7 @@ static void run(struct job *j)
 	unsigned long seen = 0;
 	bool moved = true;
 
+	j->read_upto = j->next;
 	for (;;) {
 		if (stop_signal && !j->res->interrupted)
 			interrupt(j);
@@ -658,10 +695,19 @@ static void run(struct job *j)
 			start_chunk(j, s);
 			moved = true;
 		}
-		for (unsigned int i = 0; i < j->used; i++) {
+		for (unsigned int i = 0, reading = 0; i < j->used; i++) {
 			struct slot *s = &j->slots[(j->head + i) % j->nslots];
+			bool ready = __atomic_load_n(&s->ready, __ATOMIC_ACQUIRE);
 
-			if (__atomic_load_n(&s->ready, __ATOMIC_ACQUIRE)) {
+			/* A copy writes a chunk only once those before it
+			 * are read: a read error stops it there. */
+			if (j->o->op == OP_COPY &&
+			    __atomic_load_n(&s->phase, __ATOMIC_RELAXED) == P_READ &&
+			    (reading || !ready)) {
+				reading = 1;
+				continue;
+			}
+			if (ready) {
 				s->ready = false;
 				advance(j, s);
 				moved = true;

@@ -21,8 +21,8 @@
 #define MAX_MAX_IO (64u << 20)
 
 /*
- * The thread sleeps in one place, a read of wake_fd: enqueue() and destroy()
- * write to it, and so does the aio engine's every completion (io_set_eventfd),
+ * The thread sleeps in one place, the engine's wait(), which returns when
+ * wake_fd is written or I/O completes: enqueue() and destroy() write wake_fd,
  * so new work is picked up at once even while I/O is in flight.
  */
 static void *completion_thread(void *arg)
@@ -37,7 +37,7 @@ static void *completion_thread(void *arg)
 		pthread_mutex_unlock(&c->lock);
 		if (stop)
 			return NULL;
-		client_wait(c);
+		c->ops->wait(c);
 	}
 }
 

@@ -363,6 +363,11 @@ submit:
 		}
 		unsigned int n = c->ops->reap(c, done, 64);
 
+		if (!n) {
+			c->ops->wait(c);
+			n = c->ops->reap(c, done, 64);
+		}
+
 		for (unsigned int i = 0; i < n; i++) {
 			c->inflight--;
 			if (piece_complete(c, done[i])) {

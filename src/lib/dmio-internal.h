@@ -139,10 +139,13 @@ struct dmio_engine_ops {
 	/* Submit what queue took.  NULL for synchronous engines. */
 	void (*commit)(struct dmio_client *c);
 	/* Put up to max completed pieces, with res set, in done[] and return
-	 * how many.  With none completed, sleep in client_wait() first: it
-	 * may then return 0 (woken for new work). */
+	 * how many; never waits. */
 	unsigned int (*reap)(struct dmio_client *c, struct dmio_piece **done,
 			     unsigned int max);
+	/* Sleep until a piece completes or c->wake_fd is written (then reap
+	 * may still find nothing).  client_wait() for engines whose
+	 * completions write wake_fd themselves. */
+	void (*wait)(struct dmio_client *c);
 };
 
 extern const struct dmio_engine_ops dmio_sync_engine;

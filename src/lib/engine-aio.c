@@ -2,8 +2,8 @@
 /*
  * The aio engine (fio's libaio): queue() prepares the piece's embedded iocb,
  * commit() hands the batch to io_submit(), reap() takes what io_getevents()
- * has (sleeping on the client's eventfd, which every completion writes, when
- * there is nothing) and finds each piece from its iocb.  io_submit() may take only part of a
+ * has and finds each piece from its iocb; every iocb names the client's
+ * eventfd, so wait() sleeps on that.  io_submit() may take only part of a
  * batch: the rest waits for the next commit.  -EAGAIN means the kernel is
  * out of room: reap first, then submit again.  A piece that io_submit()
  * refuses outright completes with that error.
@@ -155,10 +155,6 @@ static unsigned int aio_reap(struct dmio_client *c, struct dmio_piece **done,
 	if (max > c->depth)
 		max = c->depth;
 	r = getevents(e, max);
-	if (!r) {
-		client_wait(c);
-		r = getevents(e, max);
-	}
 	for (int i = 0; i < r; i++) {
 		struct dmio_piece *p = container_of(e->events[i].obj, struct dmio_piece, iocb);
 
@@ -177,4 +173,5 @@ const struct dmio_engine_ops dmio_aio_engine = {
 	.queue = aio_queue,
 	.commit = aio_commit,
 	.reap = aio_reap,
+	.wait = client_wait, /* every completion writes wake_fd */
 };

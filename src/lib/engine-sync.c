@@ -48,4 +48,5 @@ const struct dmio_engine_ops dmio_sync_engine = {
 	.exit = sync_exit,
 	.queue = sync_queue,
 	.reap = sync_reap,
+	.wait = client_wait, /* only ever idle: woken for new work */
 };

@@ -2,12 +2,16 @@
 /*
  * The io_uring engine (liburing; fio's io_uring): queue() fills a
  * submission entry for the piece, commit() hands the batch to
- * io_uring_submit(), reap() takes what the completion ring holds, sleeping
- * on the client's eventfd (registered with the ring, so every completion
- * writes it) when it holds nothing.  A request's own failure comes back in
- * its completion; io_uring_submit() fails only for the whole ring (-EAGAIN,
- * -EBUSY: out of kernel memory or completion room), and what it did not
- * take stays in the submission ring, to be submitted again.
+ * io_uring_submit(), reap() takes what the completion ring holds.  wait()
+ * sleeps in the ring itself, io_uring_submit_and_wait(), with a read of the
+ * client's eventfd in flight as one more request, so that new work wakes it
+ * too: a block device's completions are task work that this thread runs,
+ * and sleeping elsewhere (in read(2) of the eventfd) costs a wake-up for the
+ * task work and another for the eventfd, per completion.  A request's own
+ * failure comes back in its completion; io_uring_submit() fails only for
+ * the whole ring (-EAGAIN, -EBUSY: out of kernel memory or completion room),
+ * and what it did not take stays in the submission ring, to be submitted
+ * again.
  *
  * Why a third engine: here a libaio context costs 35-60 ms to set up and
  * destroy (io_destroy() and exit wait for an RCU grace period), a ring
@@ -16,7 +20,9 @@
 #include <errno.h>
 #include <liburing.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "dmio-internal.h"
 
@@ -25,7 +31,11 @@
 struct uring_engine {
 	struct io_uring ring;
 	unsigned int queued;    /* entries filled, not yet submitted */
-	unsigned int in_kernel; /* submitted, not yet reaped */
+	unsigned int in_kernel; /* pieces submitted, not yet reaped */
+	bool wake_armed;        /* the eventfd read is in the ring */
+	bool disabled;          /* until the completion thread, its one issuer,
+				 * enables it */
+	uint64_t wake_count;    /* where it reads to */
 };
 
 static int uring_init(struct dmio_client *c)
@@ -35,15 +45,19 @@ static int uring_init(struct dmio_client *c)
 
 	if (!e)
 		return -ENOMEM;
-	/* The completion ring gets twice the entries: it cannot overflow. */
-	r = io_uring_queue_init(c->depth, &e->ring, 0);
+	/*
+	 * The completion ring gets twice the entries: the pieces and the
+	 * eventfd read cannot overflow it.  Only the completion thread submits
+	 * and waits, so completions can wait for it to ask (DEFER_TASKRUN,
+	 * Linux 6.1) rather than interrupt it; the ring is enabled from that
+	 * thread.  Older kernels refuse the flags: a plain ring then.
+	 */
+	r = io_uring_queue_init(c->depth, &e->ring, IORING_SETUP_SINGLE_ISSUER |
+				IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED);
+	e->disabled = !r;
+	if (r == -EINVAL)
+		r = io_uring_queue_init(c->depth, &e->ring, 0);
 	if (r) {
-		free(e);
-		return r;
-	}
-	r = io_uring_register_eventfd(&e->ring, c->wake_fd);
-	if (r) {
-		io_uring_queue_exit(&e->ring);
 		free(e);
 		return r;
 	}
@@ -62,10 +76,23 @@ static void uring_exit(struct dmio_client *c)
 	c->engine = NULL;
 }
 
+/* On the completion thread, before its first use of the ring.  (liburing
+ * 2.3 declares io_uring_enable_rings() but does not export it.) */
+static void enable(struct uring_engine *e)
+{
+	if (e->disabled)
+		syscall(__NR_io_uring_register, e->ring.ring_fd,
+			IORING_REGISTER_ENABLE_RINGS, NULL, 0);
+	e->disabled = false;
+}
+
 static int uring_queue(struct dmio_client *c, struct dmio_piece *p)
 {
 	struct uring_engine *e = c->engine;
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&e->ring);
+	struct io_uring_sqe *sqe;
+
+	enable(e);
+	sqe = io_uring_get_sqe(&e->ring);
 
 	if (!sqe)
 		return DMIO_Q_BUSY;
@@ -98,12 +125,14 @@ static void uring_commit(struct dmio_client *c)
 	}
 }
 
-/* What has completed, without waiting. */
-static unsigned int peek(struct uring_engine *e, struct dmio_piece **done,
-			 unsigned int max)
+/* What has completed, without waiting; the eventfd read (no data) is
+ * taken too, and only disarmed. */
+static unsigned int uring_reap(struct dmio_client *c, struct dmio_piece **done,
+			       unsigned int max)
 {
+	struct uring_engine *e = c->engine;
 	struct io_uring_cqe *cqes[64];
-	unsigned int n;
+	unsigned int n, got = 0;
 
 	if (max > 64)
 		max = 64;
@@ -111,28 +140,46 @@ static unsigned int peek(struct uring_engine *e, struct dmio_piece **done,
 	for (unsigned int i = 0; i < n; i++) {
 		struct dmio_piece *p = io_uring_cqe_get_data(cqes[i]);
 
+		if (!p) {
+			e->wake_armed = false;
+			continue;
+		}
 		p->res = cqes[i]->res;
-		done[i] = p;
+		done[got++] = p;
 	}
 	io_uring_cq_advance(&e->ring, n);
-	e->in_kernel -= n;
-	return n;
+	e->in_kernel -= got;
+	return got;
 }
 
-static unsigned int uring_reap(struct dmio_client *c, struct dmio_piece **done,
-			       unsigned int max)
+static void uring_wait(struct dmio_client *c)
 {
 	struct uring_engine *e = c->engine;
-	unsigned int n;
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+	int r;
 
-	if (!e->in_kernel)
-		return 0;
-	n = peek(e, done, max);
-	if (!n) {
-		client_wait(c);
-		n = peek(e, done, max);
+	enable(e);
+	/* With nothing in flight, what is there is the eventfd read's. */
+	if (!e->in_kernel) {
+		struct dmio_piece *none[1];
+
+		while (uring_reap(c, none, 1))
+			;
 	}
-	return n;
+	if (io_uring_peek_cqe(&e->ring, &cqe) == 0)
+		return;
+	/* The ring has room: it holds at most depth pieces, and the read is
+	 * filled only after commit() has submitted them. */
+	if (!e->wake_armed && (sqe = io_uring_get_sqe(&e->ring))) {
+		io_uring_prep_read(sqe, c->wake_fd, &e->wake_count,
+				   sizeof(e->wake_count), 0);
+		io_uring_sqe_set_data(sqe, NULL);
+		e->wake_armed = true;
+	}
+	r = io_uring_submit_and_wait(&e->ring, 1);
+	if (r < 0 && r != -EINTR && r != -ETIME)
+		nanosleep(&(struct timespec){ 0, SUBMIT_WAIT_NS }, NULL);
 }
 
 const struct dmio_engine_ops dmio_uring_engine = {
@@ -143,4 +190,5 @@ const struct dmio_engine_ops dmio_uring_engine = {
 	.queue = uring_queue,
 	.commit = uring_commit,
 	.reap = uring_reap,
+	.wait = uring_wait,
 };

@@ -114,3 +114,22 @@ iocbs() {
 	echo "futex timeouts: $timeouts (32 chunks)" >&3
 	[ "$timeouts" -lt 4 ]
 }
+
+@test "the default engine is io_uring where the kernel has it, else libaio; --engine names one" {
+	img src 4M
+	truncate -s 4M dst
+	local want=aio
+	# io_uring works here when an explicit --engine=uring copy does.
+	if "$DMIO" -q --engine=uring copy src dst; then want=uring; fi
+	run "$DMIO" --verbose copy src dst
+	assert_success
+	assert_output --partial "; $want engine,"
+	run "$DMIO" --verbose --async copy src dst
+	assert_output --partial "; $want engine,"
+	for e in aio sync; do
+		run "$DMIO" --verbose --engine=$e copy src dst
+		assert_success
+		assert_output --partial "; $e engine,"
+	done
+	cmp src dst
+}
