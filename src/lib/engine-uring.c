@@ -93,7 +93,6 @@ static int uring_queue(struct dmio_client *c, struct dmio_piece *p)
 
 	enable(e);
 	sqe = io_uring_get_sqe(&e->ring);
-
 	if (!sqe)
 		return DMIO_Q_BUSY;
 	if (p->rw == DMIO_READ)
@@ -160,26 +159,34 @@ static void uring_wait(struct dmio_client *c)
 	int r;
 
 	enable(e);
-	/* With nothing in flight, what is there is the eventfd read's. */
+	/* With no piece in flight, what is there is the eventfd read's: take
+	 * it, or it would end every wait at once. */
 	if (!e->in_kernel) {
 		struct dmio_piece *none[1];
 
-		while (uring_reap(c, none, 1))
-			;
+		uring_reap(c, none, 1);
 	}
 	if (io_uring_peek_cqe(&e->ring, &cqe) == 0)
 		return;
-	/* The ring has room: it holds at most depth pieces, and the read is
-	 * filled only after commit() has submitted them. */
+	/* A ring full of pieces that commit() could not submit has no room
+	 * for the read: it waits for them instead. */
 	if (!e->wake_armed && (sqe = io_uring_get_sqe(&e->ring))) {
 		io_uring_prep_read(sqe, c->wake_fd, &e->wake_count,
 				   sizeof(e->wake_count), 0);
 		io_uring_sqe_set_data(sqe, NULL);
 		e->wake_armed = true;
 	}
+	/* This submits what commit() could not, too: pieces first, then the
+	 * eventfd read. */
 	r = io_uring_submit_and_wait(&e->ring, 1);
-	if (r < 0 && r != -EINTR && r != -ETIME)
+	if (r > 0) {
+		unsigned int n = (unsigned int)r < e->queued ? (unsigned int)r : e->queued;
+
+		e->queued -= n;
+		e->in_kernel += n;
+	} else if (r < 0 && r != -EINTR && r != -ETIME) {
 		nanosleep(&(struct timespec){ 0, SUBMIT_WAIT_NS }, NULL);
+	}
 }
 
 const struct dmio_engine_ops dmio_uring_engine = {
