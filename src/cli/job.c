@@ -209,19 +209,17 @@ static void slot_done(struct slot *s)
 	pthread_mutex_unlock(&j->lock);
 }
 
-static void call_done(unsigned long error, void *context)
-{
-	struct slot *s = context;
-
-	(void)error; /* the results say which region failed, and where */
-	if (slot_put(s))
-		slot_done(s);
-}
-
+/* Drop a reference: the submitter's, or a call's as it completes. */
 static void slot_end(struct slot *s)
 {
 	if (slot_put(s))
 		slot_done(s);
+}
+
+static void call_done(unsigned long error, void *context)
+{
+	(void)error; /* the results say which region failed, and where */
+	slot_end(context);
 }
 
 /* Main thread: no callback takes the fast path after this returns, and
