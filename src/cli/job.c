@@ -19,8 +19,9 @@
  * does everything else.  The main thread turns that fast path off (under
  * j->lock) before it changes anything the callback reads: the limit, a
  * destination's status.  Chunks retire in order, so what each region
- * reports done is always a prefix of it.  A failed chunk is redone by halves down to one block, to find the
- * exact failing sector (and to get past a transient failure).
+ * reports done is always a prefix of it.  A failed chunk is redone by
+ * halves down to one block, to find the exact failing sector (and to get
+ * past a transient failure).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -693,7 +694,9 @@ static void run(struct job *j)
 			start_chunk(j, s);
 			moved = true;
 		}
-		for (unsigned int i = 0, reading = 0; i < j->used; i++) {
+		bool reading = false; /* copy: a chunk before this one is being read */
+
+		for (unsigned int i = 0; i < j->used; i++) {
 			struct slot *s = &j->slots[(j->head + i) % j->nslots];
 			bool ready = __atomic_load_n(&s->ready, __ATOMIC_ACQUIRE);
 
@@ -702,7 +705,7 @@ static void run(struct job *j)
 			if (j->o->op == OP_COPY &&
 			    __atomic_load_n(&s->phase, __ATOMIC_RELAXED) == P_READ &&
 			    (reading || !ready)) {
-				reading = 1;
+				reading = true;
 				continue;
 			}
 			if (ready) {

@@ -129,18 +129,6 @@ static void aio_commit(struct dmio_client *c)
 	}
 }
 
-/* What has completed, without waiting. */
-static int getevents(struct aio_engine *e, unsigned int max)
-{
-	struct timespec zero = { 0, 0 };
-	int r;
-
-	do
-		r = io_getevents(e->ctx, 0, (long)max, e->events, &zero);
-	while (r == -EINTR);
-	return r < 0 ? 0 : r;
-}
-
 static unsigned int aio_reap(struct dmio_client *c, struct dmio_piece **done,
 			     unsigned int max)
 {
@@ -154,7 +142,10 @@ static unsigned int aio_reap(struct dmio_client *c, struct dmio_piece **done,
 		return n;
 	if (max > c->depth)
 		max = c->depth;
-	r = getevents(e, max);
+	/* What has completed, without waiting. */
+	do
+		r = io_getevents(e->ctx, 0, (long)max, e->events, &(struct timespec){ 0, 0 });
+	while (r == -EINTR);
 	for (int i = 0; i < r; i++) {
 		struct dmio_piece *p = container_of(e->events[i].obj, struct dmio_piece, iocb);
 
