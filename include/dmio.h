@@ -24,6 +24,11 @@ extern "C" {
 #define DMIO_PAGE_SIZE 4096u /* the size of a "page" in this API */
 #define DMIO_MAX_REGIONS (sizeof(unsigned long) * CHAR_BIT)
 
+/* The client's limits (dmio_client_create). */
+#define DMIO_MAX_QUEUE_DEPTH 4096u	   /* requests in flight */
+#define DMIO_DEFAULT_MAX_IO (1u << 20)	   /* bytes per request, by default */
+#define DMIO_MAX_IO_LIMIT (64u << 20)	   /* bytes per request, at most */
+
 enum { DMIO_READ = 0, DMIO_WRITE = 1 };
 
 /* Where the I/O goes: sectors [sector, sector + count) of an open fd. */
@@ -85,9 +90,11 @@ struct dmio_client;
 /*
  * engine: "aio" (libaio), "uring" (io_uring, through liburing) or "sync"
  * (preadv/pwritev); NULL for "aio".
- * queue_depth: requests in flight, 0 for the default (32; 1 for sync).
- * max_io: the largest single request in bytes, 0 for the default (1 MiB);
- * a multiple of DMIO_PAGE_SIZE.  Returns NULL with errno set on failure.
+ * queue_depth: requests in flight, 0 for the default (32; 1 for sync), at
+ * most DMIO_MAX_QUEUE_DEPTH.
+ * max_io: the largest single request in bytes, 0 for DMIO_DEFAULT_MAX_IO;
+ * a multiple of DMIO_PAGE_SIZE up to DMIO_MAX_IO_LIMIT.  Returns NULL with
+ * errno set on failure.
  */
 struct dmio_client *dmio_client_create(const char *engine,
 				       unsigned int queue_depth,

@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The dmio program's internal contract: options, regions, the device
- * backend, the jobs and the report.  The library does the I/O; this side
- * owns messages and exit codes.
+ * The dmio program's internal contract: limits, options, regions, the
+ * device backend, the job and its result, the report, signals and messages.
+ * The library does the I/O; this side owns messages and exit codes.
+ *
+ * One error convention: functions return 0 or a negative errno and say why
+ * through warnmsg(); exit codes exist only in main().
  */
 #ifndef DMIO_CLI_H
 #define DMIO_CLI_H
 
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -17,6 +19,15 @@
 
 #define PROG "dmio"
 
+/* ---- named limits, one per concept ---- */
+
+#define CHUNK_DEFAULT (1u << 20)	/* bytes per chunk */
+#define CHUNK_MAX DMIO_MAX_IO_LIMIT	/* a chunk is at most one library request's limit */
+#define DEPTH_DEFAULT 8u		/* chunks in flight */
+#define DEPTH_MAX 1024u
+#define REQUEST_MAX DMIO_DEFAULT_MAX_IO	/* bytes per engine request the CLI asks for */
+#define ENGINE_DEPTH_MAX 1024u		/* engine requests in flight, at most */
+
 enum exit_code {
 	EXIT_OK = 0,
 	EXIT_MISMATCH = 1,
@@ -25,8 +36,10 @@ enum exit_code {
 	EXIT_SIGNAL = 128,
 };
 
-enum op { OP_COPY, OP_VERIFY, OP_READ, OP_WRITE, OP_ZERO, OP_INFO };
-extern const char *const op_names[];
+/* ---- options ---- */
+
+enum op { OP_COPY, OP_VERIFY, OP_READ, OP_WRITE, OP_ZERO, OP_INFO, OP_COUNT };
+extern const char *const op_names[OP_COUNT];
 
 enum buffer_type { BUFFER_VM, BUFFER_PAGES, BUFFER_BVEC };
 enum direct_mode { DIRECT_AUTO, DIRECT_ON, DIRECT_OFF };
@@ -99,23 +112,29 @@ static inline uint64_t region_block(const struct region *r)
 	return r->dev.direct ? r->dev.lbs >> DMIO_SECTOR_SHIFT : 1;
 }
 
-/* Resolve, check and open every region for op; on refusal print why and
- * return false, with nothing opened for writing. */
-bool regions_prepare(const struct opts *o, struct region *r, unsigned int n);
+/* Resolve, check and open every region for op: 0, or -errno once it said
+ * why, with nothing opened for writing. */
+int regions_prepare(const struct opts *o, struct region *r, unsigned int n);
 void regions_close(struct region *r, unsigned int n);
+/* r failed at sector (absolute) with errno err while doing what. */
 void region_fail(struct region *r, uint64_t sector, int err, const char *what);
 
-/* ---- jobs (job.c) ---- */
+/* ---- the job (job.c; the pipeline and the job kinds in job.h) ---- */
 
 struct job_result {
-	bool read_error, interrupted, output_error;
+	bool read_error;	/* the source failed */
+	bool stream_error;	/* the input, the output or the map failed */
+	bool interrupted;
 	int signal;
+	unsigned long error_bits; /* bit i: destination i failed (I/O or flush) */
 	uint64_t bytes;
 	double seconds;
 	struct dmio_stats stats; /* the engine's, for --verbose */
 };
 
-/* Run o->op over r[0..n): for copy and verify r[0] is the source. */
+/* Run o->op over r[0..n) (for copy and verify r[0] is the source); the
+ * outcome is in r[] and *res.  0, or -errno when the job could not start
+ * (-EINVAL: refused, said why). */
 int job_run(const struct opts *o, struct region *r, unsigned int n,
 	    struct job_result *res);
 
@@ -123,31 +142,54 @@ int job_run(const struct opts *o, struct region *r, unsigned int n,
 
 struct map;
 /* Load o->map (or start a new map when there is none) and set each
- * destination's resume point; EXIT_USAGE, said why, when it does not match. */
+ * destination's resume point: 0, or -errno once it said why (-EINVAL: the
+ * map does not match). */
 int map_open(const struct opts *o, struct region *r, unsigned int n, struct map *m);
 /* Flush the destinations that progressed, then record them: 0 or -errno.
  * final: the job has flushed them already. */
 int map_checkpoint(const struct opts *o, struct region *r, unsigned int n,
 		   struct map *m, bool final);
 
-/* ---- progress and signals (progress.c) ---- */
+/* ---- signals (signal.c) ---- */
 
-extern volatile sig_atomic_t stop_signal, status_request;
+/* SIGINT, SIGTERM and SIGHUP ask the job to stop; SIGUSR1 for a progress
+ * line.  Handlers without SA_RESTART, so a blocked read or write returns. */
 void signals_init(void);
+/* The handlers also write to this eventfd (-1: none), to wake the job. */
+void signals_wake(int fd);
+/* The stop signal received, or 0. */
+int signal_stop(void);
+/* Whether a SIGUSR1 came since the last call. */
+bool signal_status_taken(void);
+
+/* ---- progress (progress.c) ---- */
+
 void progress_init(const struct opts *o, uint64_t total_bytes);
 /* Called from the job now and then, and with final true at the end. */
 void progress_update(uint64_t done_bytes, bool final);
+/* Seconds until progress_update() has something to draw: -1 for never. */
+double progress_due(void);
 
 /* ---- output (report.c, info.c) ---- */
 
-void report(const struct opts *o, const struct region *r, unsigned int n,
-	    const struct job_result *res, unsigned long error_bits);
+/* What libblkid finds on a device, for info. */
+struct ident {
+	char *type, *uuid, *label;
+};
+
+/* The status of every region, as a table or JSON: 0 or -errno. */
+int report(const struct opts *o, const struct region *r, unsigned int n,
+	   const struct job_result *res);
+/* info's description of every region: 0 or -errno. */
+int report_info(const struct opts *o, const struct region *r, unsigned int n,
+		const struct ident *ids);
+/* Probe and describe every region: 0 or -errno. */
 int info_run(const struct opts *o, struct region *r, unsigned int n);
 
-/* ---- messages, util-linux style ---- */
+/* ---- messages, util-linux style (msg.c) ---- */
 
-void warnx_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-#define warnx warnx_
+/* "dmio: " fmt, one line on stderr, control bytes shown as \xNN. */
+void warnmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 double now_seconds(void);
 
 #endif

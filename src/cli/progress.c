@@ -1,42 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Signals and progress.  SIGINT and SIGTERM ask the job to stop (it drains,
- * flushes and reports); SIGUSR1 asks for one status line, as dd does.
- * --progress shows a bar on a terminal and plain lines otherwise, always on
- * stderr.
+ * Progress: --progress shows a bar on a terminal and plain lines otherwise,
+ * always on stderr; a SIGUSR1 asks for one plain line.
  */
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
 
-volatile sig_atomic_t stop_signal, status_request;
-
-static void on_stop(int sig)
-{
-	stop_signal = sig;
-}
-
-static void on_status(int sig)
-{
-	(void)sig;
-	status_request = 1;
-}
-
-void signals_init(void)
-{
-	struct sigaction sa = { .sa_handler = on_stop };
-
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sa.sa_handler = on_status;
-	sigaction(SIGUSR1, &sa, NULL);
-	sa.sa_handler = SIG_IGN; /* a closed pipe is a write error, reported */
-	sigaction(SIGPIPE, &sa, NULL);
-}
+#define TTY_INTERVAL 0.25	/* seconds between redraws of the bar */
+#define LINE_INTERVAL 2.0	/* between plain lines */
 
 static struct {
 	bool on, tty, quiet;
@@ -95,23 +69,33 @@ static void line(uint64_t done, double t, bool bar)
 	}
 }
 
+static double interval(void)
+{
+	return p.tty ? TTY_INTERVAL : LINE_INTERVAL;
+}
+
+double progress_due(void)
+{
+	double left;
+
+	if (!p.on || p.quiet)
+		return -1;
+	left = p.last + interval() - now_seconds();
+	return left > 0 ? left : 0;
+}
+
 void progress_update(uint64_t done_bytes, bool final)
 {
-	double t = now_seconds();
+	double t;
 
-	if (!final && !p.on) {
-		/* Only a SIGUSR1 request gets here without --progress. */
-		if (!status_request)
-			return;
-	}
-	if (status_request) {
-		status_request = 0;
-		line(done_bytes, t, false);
+	if (signal_status_taken()) {
+		line(done_bytes, now_seconds(), false);
 		return;
 	}
 	if (!p.on || p.quiet)
 		return;
-	if (!final && t - p.last < (p.tty ? 0.25 : 2.0))
+	t = now_seconds();
+	if (!final && t - p.last < interval())
 		return;
 	p.last = t;
 	line(done_bytes, t, p.tty);

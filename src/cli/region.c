@@ -26,29 +26,32 @@ static bool is_tag(const char *dev, size_t *namelen)
 	return i && dev[i] == '=';
 }
 
-static bool resolve(struct region *r)
+/* The path r names, in r->path: 0 or -errno, said why. */
+static int resolve(struct region *r)
 {
 	const char *dev = r->spec.device;
 	size_t n;
 
 	if (!is_tag(dev, &n)) {
 		r->path = strdup(dev);
-		return true;
+		return r->path ? 0 : -ENOMEM;
 	}
 	for (size_t i = 0; i < sizeof(tags) / sizeof(tags[0]); i++)
 		if (strlen(tags[i]) == n && !strncmp(dev, tags[i], n)) {
 			if (!dev[n + 1]) {
-				warnx("%s: %s has no value", r->text, tags[i]);
-				return false;
+				warnmsg("%s: %s has no value", r->text, tags[i]);
+				return -EINVAL;
 			}
 			r->path = blkid_evaluate_spec(dev, NULL);
-			if (!r->path)
-				warnx("%s: no device has %s", r->text, dev);
-			return r->path != NULL;
+			if (!r->path) {
+				warnmsg("%s: no device has %s", r->text, dev);
+				return -ENOENT;
+			}
+			return 0;
 		}
-	warnx("%s: unknown tag '%.*s' (use UUID, LABEL, PARTUUID or PARTLABEL)",
-	      r->text, (int)n, dev);
-	return false;
+	warnmsg("%s: unknown tag '%.*s' (use UUID, LABEL, PARTUUID or PARTLABEL)",
+		r->text, (int)n, dev);
+	return -EINVAL;
 }
 
 static const char *open_error(int err)
@@ -72,8 +75,8 @@ static bool overlaps(const struct region *a, const struct region *b)
 	       b->sector < a->sector + a->count;
 }
 
-/* Where the region lies on its device, and whether it fits. */
-static bool place(const struct opts *o, struct region *r, const struct region *src)
+/* Where the region lies on its device, and whether it fits: 0 or -EINVAL. */
+static int place(const struct opts *o, struct region *r, const struct region *src)
 {
 	uint64_t sectors = r->dev.size >> DMIO_SECTOR_SHIFT;
 
@@ -87,19 +90,19 @@ static bool place(const struct opts *o, struct region *r, const struct region *s
 	else
 		r->count = 0;
 	if (!r->count) {
-		warnx("%s: empty region: the device has %llu sectors", r->text,
-		      (unsigned long long)sectors);
-		return false;
+		warnmsg("%s: empty region: the device has %llu sectors", r->text,
+			(unsigned long long)sectors);
+		return -EINVAL;
 	}
 	if (r->sector > sectors || r->count > sectors - r->sector) {
-		warnx("%s: region ends past the end of %s (%llu sectors)", r->text,
-		      r->path, (unsigned long long)sectors);
-		return false;
+		warnmsg("%s: region ends past the end of %s (%llu sectors)", r->text,
+			r->path, (unsigned long long)sectors);
+		return -EINVAL;
 	}
 	if (src && r->role == ROLE_DEST && r->count != src->count) {
-		warnx("%s: %llu sectors, but the source has %llu", r->text,
-		      (unsigned long long)r->count, (unsigned long long)src->count);
-		return false;
+		warnmsg("%s: %llu sectors, but the source has %llu", r->text,
+			(unsigned long long)r->count, (unsigned long long)src->count);
+		return -EINVAL;
 	}
 	/* O_DIRECT: where the region (and every chunk) is aligned, or never. */
 	{
@@ -108,13 +111,13 @@ static bool place(const struct opts *o, struct region *r, const struct region *s
 			       !(o->chunk % a);
 
 		if (o->direct == DIRECT_ON && !aligned) {
-			warnx("%s: not aligned to the %llu-byte blocks that --direct needs on %s",
-			      r->text, (unsigned long long)a, r->path);
-			return false;
+			warnmsg("%s: not aligned to the %llu-byte blocks that --direct needs on %s",
+				r->text, (unsigned long long)a, r->path);
+			return -EINVAL;
 		}
 		r->dev.direct = o->direct != DIRECT_OFF && aligned;
 	}
-	return true;
+	return 0;
 }
 
 static bool writes(const struct opts *o, const struct region *r)
@@ -122,8 +125,9 @@ static bool writes(const struct opts *o, const struct region *r)
 	return r->role == ROLE_DEST && o->op != OP_VERIFY;
 }
 
-/* Open for the job; identity must not have changed since the lookup. */
-static bool reopen(const struct opts *o, struct region *r)
+/* Open for the job; identity must not have changed since the lookup:
+ * 0 or -errno. */
+static int reopen(const struct opts *o, struct region *r)
 {
 	struct dev probe = r->dev;
 	bool write = writes(o, r) && !o->dry_run;
@@ -136,71 +140,77 @@ static bool reopen(const struct opts *o, struct region *r)
 	if (err) {
 		r->dev = probe;
 		r->dev.fd = -1;
-		warnx("%s: %s: cannot open%s: %s", r->text, r->path,
-		      write ? " for writing" : "", open_error(err));
-		return false;
+		warnmsg("%s: %s: cannot open%s: %s", r->text, r->path,
+			write ? " for writing" : "", open_error(err));
+		return err;
 	}
 	if (!same_dev(&probe, &r->dev) || probe.size != r->dev.size) {
-		warnx("%s: %s changed between lookup and open", r->text, r->path);
-		return false;
+		warnmsg("%s: %s changed between lookup and open", r->text, r->path);
+		return -EINVAL;
 	}
-	return true;
+	return 0;
 }
 
-bool regions_prepare(const struct opts *o, struct region *r, unsigned int n)
+/* Parse, resolve, look at (read-only) and place region r: 0 or -errno. */
+static int look(const struct opts *o, struct region *r, const struct region *src)
+{
+	const char *err = spec_parse(r->text, &r->spec);
+	int e;
+
+	if (err) {
+		const struct spec *sp = &r->spec;
+
+		if (sp->bad_part)
+			warnmsg("%s: invalid %s '%.*s': %s", r->text, sp->bad_part,
+				(int)sp->bad_len, sp->bad, err);
+		else
+			warnmsg("%s: invalid region: %s", r->text, err);
+		return -EINVAL;
+	}
+	e = resolve(r);
+	if (e)
+		return e;
+	e = file_backend.open(&r->dev, r->path, false, false, false);
+	if (e) {
+		warnmsg("%s: %s: cannot open: %s", r->text, r->path, open_error(e));
+		return e;
+	}
+	file_backend.close(&r->dev);
+	return place(o, r, src);
+}
+
+int regions_prepare(const struct opts *o, struct region *r, unsigned int n)
 {
 	bool has_src = o->op == OP_COPY || o->op == OP_VERIFY;
-	struct region *src = has_src ? &r[0] : NULL;
-	unsigned int opened = 0;
+	int e;
 
 	for (unsigned int i = 0; i < n; i++)
 		r[i].dev.fd = -1;
 	for (unsigned int i = 0; i < n; i++) {
-		const char *err = spec_parse(r[i].text, &r[i].spec);
-		int e;
-
-		if (err) {
-			const struct spec *sp = &r[i].spec;
-
-			if (sp->bad_part)
-				warnx("%s: invalid %s '%.*s': %s", r[i].text, sp->bad_part,
-				      (int)sp->bad_len, sp->bad, err);
-			else
-				warnx("%s: invalid region: %s", r[i].text, err);
-			return false;
-		}
-		if (!resolve(&r[i]))
-			return false;
-		/* A first look, read-only. */
-		e = file_backend.open(&r[i].dev, r[i].path, false, false, false);
-		if (e) {
-			warnx("%s: %s: cannot open: %s", r[i].text, r[i].path, open_error(e));
-			return false;
-		}
-		file_backend.close(&r[i].dev);
-		if (!place(o, &r[i], i ? src : NULL))
-			return false;
+		e = look(o, &r[i], i && has_src ? &r[0] : NULL);
+		if (e)
+			return e;
 	}
 	if (o->op == OP_COPY || o->op == OP_WRITE || o->op == OP_ZERO)
 		for (unsigned int i = 0; i < n; i++)
 			for (unsigned int j = 0; j < i; j++)
 				if (overlaps(&r[i], &r[j])) {
-					warnx("%s: overlaps %s on %s", r[i].text, r[j].text,
-					      r[i].path);
-					return false;
+					warnmsg("%s: overlaps %s on %s", r[i].text, r[j].text,
+						r[i].path);
+					return -EINVAL;
 				}
 	/* Read-only opens first, so that a refusal leaves no write open. */
 	for (int pass = 0; pass < 2; pass++)
 		for (unsigned int i = 0; i < n; i++) {
 			if (writes(o, &r[i]) != pass)
 				continue;
-			if (!reopen(o, &r[i])) {
+			e = reopen(o, &r[i]);
+			if (e) {
 				regions_close(r, n);
-				return false;
+				return e;
 			}
-			opened++;
 		}
-	return opened == n;
+	return 0;
 }
 
 void regions_close(struct region *r, unsigned int n)

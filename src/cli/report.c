@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The status of every region: a table for people (libsmartcols, as lsblk)
- * or one JSON document for programs (json-c), built from the same fields.
+ * What dmio prints about regions: a job's status and info's description,
+ * each as a table for people (libsmartcols, as lsblk) or one JSON document
+ * for programs (json-c).  One column table (lsblk's infos[]) gives every
+ * column its header, its JSON key and its kind, for both outputs.
  */
+#include <errno.h>
 #include <json-c/json.h>
 #include <libsmartcols.h>
 #include <stdio.h>
@@ -11,11 +14,74 @@
 
 #include "cli.h"
 
+enum {
+	COL_INDEX, COL_REGION, COL_ROLE, COL_DEVICE, COL_SECTOR, COL_COUNT,
+	COL_DONE, COL_STATUS, COL_ERROR, COL_BYTES, COL_LOGSEC, COL_PHYSEC,
+	COL_TYPE, COL_UUID, COL_LABEL,
+};
+
+struct colinfo {
+	const char *name;	/* the table's header */
+	const char *key;	/* the JSON key */
+	double whint;		/* libsmartcols width hint */
+	int flags;		/* SCOLS_FL_* */
+	bool number;		/* JSON: a number, not a string */
+	bool optional;		/* JSON: left out when empty, not null */
+};
+
+static const struct colinfo infos[] = {
+	[COL_INDEX] = { "INDEX", "index", 0, SCOLS_FL_RIGHT, true, false },
+	[COL_REGION] = { "REGION", "region", 0.3, SCOLS_FL_WRAP, false, false },
+	[COL_ROLE] = { "ROLE", "role", 0, 0, false, false },
+	[COL_DEVICE] = { "DEVICE", "device", 0.2, SCOLS_FL_WRAP, false, false },
+	[COL_SECTOR] = { "SECTOR", "sector", 0, SCOLS_FL_RIGHT, true, false },
+	[COL_COUNT] = { "COUNT", "count", 0, SCOLS_FL_RIGHT, true, false },
+	[COL_DONE] = { "DONE", "sectors_done", 0, SCOLS_FL_RIGHT, true, false },
+	[COL_STATUS] = { "STATUS", "status", 0.3, 0, false, false },
+	[COL_ERROR] = { "ERROR", "error", 0.3, 0, false, true },
+	[COL_BYTES] = { "BYTES", "bytes", 0, SCOLS_FL_RIGHT, true, false },
+	[COL_LOGSEC] = { "LOG-SEC", "logical_sector_size", 0, SCOLS_FL_RIGHT, true, false },
+	[COL_PHYSEC] = { "PHY-SEC", "physical_sector_size", 0, SCOLS_FL_RIGHT, true, false },
+	[COL_TYPE] = { "TYPE", "type", 0, 0, false, false },
+	[COL_UUID] = { "UUID", "uuid", 0, 0, false, false },
+	[COL_LABEL] = { "LABEL", "label", 0, 0, false, false },
+};
+
+/* What each output shows, in its order. */
+static const int status_table[] = {
+	COL_REGION, COL_ROLE, COL_DEVICE, COL_SECTOR, COL_COUNT, COL_DONE, COL_STATUS,
+};
+
+static const int status_json[] = {
+	COL_INDEX, COL_ROLE, COL_REGION, COL_DEVICE, COL_SECTOR, COL_COUNT,
+	COL_STATUS, COL_DONE, COL_ERROR,
+};
+
+static const int info_table[] = {
+	COL_REGION, COL_DEVICE, COL_SECTOR, COL_COUNT, COL_BYTES, COL_LOGSEC,
+	COL_PHYSEC, COL_TYPE, COL_UUID, COL_LABEL,
+};
+
+static const int info_json[] = {
+	COL_INDEX, COL_REGION, COL_DEVICE, COL_SECTOR, COL_COUNT, COL_BYTES,
+	COL_LOGSEC, COL_PHYSEC, COL_TYPE, COL_UUID, COL_LABEL,
+};
+
+#define NCOLS(a) (sizeof(a) / sizeof((a)[0]))
+
 static const char *const role_names[] = { "source", "destination" };
 static const char *const status_names[] = {
 	[ST_PENDING] = "interrupted", [ST_OK] = "ok", [ST_ERROR] = "error",
 	[ST_MISMATCH] = "mismatch", [ST_INTERRUPTED] = "interrupted",
 	[ST_PLANNED] = "planned",
+};
+
+/* One region's line: the region, and what else its columns show. */
+struct row {
+	const struct region *r;
+	unsigned int index;
+	const struct job_result *res; /* a job's status */
+	const struct ident *id;       /* info */
 };
 
 /* The message for a region that is not ok, or NULL. */
@@ -48,109 +114,174 @@ static char *region_message(const struct region *r, const struct job_result *res
 	return n < 0 ? NULL : m;
 }
 
-static void report_json(FILE *f, const struct opts *o, const struct region *r,
-			unsigned int n, const struct job_result *res,
-			unsigned long error_bits)
+/* The table's STATUS: the status, with the reason where it is not ok. */
+static char *table_status(const struct row *rw)
 {
-	json_object *doc = json_object_new_object(), *regions = json_object_new_array();
-	char secs[32];
+	const struct region *r = rw->r;
+	char *s = NULL, *msg;
 
-	json_object_object_add(doc, "operation", json_object_new_string(op_names[o->op]));
-	json_object_object_add(doc, "read_error", json_object_new_boolean(res->read_error));
-	json_object_object_add(doc, "error_bits", json_object_new_uint64(error_bits));
-	json_object_object_add(doc, "bytes", json_object_new_uint64(res->bytes));
-	/* Microseconds are all the clock is worth; print no more digits. */
-	snprintf(secs, sizeof(secs), "%.6f", res->seconds);
-	json_object_object_add(doc, "seconds", json_object_new_double_s(res->seconds, secs));
+	if (r->status == ST_ERROR && (msg = region_message(r, rw->res))) {
+		if (asprintf(&s, "error: %s", msg) < 0)
+			s = NULL;
+		free(msg);
+	} else if (r->status == ST_MISMATCH &&
+		   asprintf(&s, "mismatch at sector %llu",
+			    (unsigned long long)r->bad_sector) < 0) {
+		s = NULL;
+	}
+	return s ? s : strdup(status_names[r->status]);
+}
+
+static char *number(uint64_t v)
+{
+	char *s;
+
+	return asprintf(&s, "%llu", (unsigned long long)v) < 0 ? NULL : s;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+/* Column col of rw, allocated; NULL when it has no value. */
+static char *cell(const struct row *rw, int col, bool json)
+{
+	const struct region *r = rw->r;
+
+	switch (col) {
+	case COL_INDEX: return number(rw->index);
+	case COL_REGION: return strdup(r->text);
+	case COL_ROLE: return strdup(role_names[r->role]);
+	case COL_DEVICE: return strdup(r->path);
+	case COL_SECTOR: return number(r->sector);
+	case COL_COUNT: return number(r->count);
+	case COL_DONE: return number(r->done);
+	case COL_STATUS: return json ? strdup(status_names[r->status]) : table_status(rw);
+	case COL_ERROR: return region_message(r, rw->res);
+	case COL_BYTES: return number(r->count << DMIO_SECTOR_SHIFT);
+	case COL_LOGSEC: return number(r->dev.lbs);
+	case COL_PHYSEC: return number(r->dev.pbs);
+	case COL_TYPE: return dup_or_null(rw->id->type);
+	case COL_UUID: return dup_or_null(rw->id->uuid);
+	case COL_LABEL: return dup_or_null(rw->id->label);
+	}
+	return NULL;
+}
+
+static json_object *json_rows(const struct row *rows, unsigned int n,
+			      const int *cols, size_t ncols)
+{
+	json_object *arr = json_object_new_array();
+
 	for (unsigned int i = 0; i < n; i++) {
 		json_object *e = json_object_new_object();
-		char *msg = region_message(&r[i], res);
 
-		json_object_object_add(e, "index", json_object_new_int((int)i));
-		json_object_object_add(e, "role", json_object_new_string(role_names[r[i].role]));
-		json_object_object_add(e, "region", json_object_new_string(r[i].text));
-		json_object_object_add(e, "device", json_object_new_string(r[i].path));
-		json_object_object_add(e, "sector", json_object_new_uint64(r[i].sector));
-		json_object_object_add(e, "count", json_object_new_uint64(r[i].count));
-		json_object_object_add(e, "status",
-				       json_object_new_string(status_names[r[i].status]));
-		json_object_object_add(e, "sectors_done", json_object_new_uint64(r[i].done));
-		if (msg)
-			json_object_object_add(e, "error", json_object_new_string(msg));
-		free(msg);
-		json_object_array_add(regions, e);
+		for (size_t c = 0; c < ncols; c++) {
+			const struct colinfo *ci = &infos[cols[c]];
+			char *v = cell(&rows[i], cols[c], true);
+
+			if (v || !ci->optional)
+				json_object_object_add(e, ci->key,
+						       !v ? NULL
+						       : ci->number ? json_object_new_uint64(strtoull(v, NULL, 10))
+								    : json_object_new_string(v));
+			free(v);
+		}
+		json_object_array_add(arr, e);
 	}
-	json_object_object_add(doc, "regions", regions);
+	return arr;
+}
+
+static void json_print(FILE *f, json_object *doc)
+{
 	fprintf(f, "%s\n", json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
 								 JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(doc);
 }
 
-static void set_u64(struct libscols_line *ln, int col, uint64_t v)
-{
-	char buf[32];
-
-	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
-	scols_line_set_data(ln, col, buf);
-}
-
-static void report_table(FILE *f, const struct opts *o, const struct region *r,
-			 unsigned int n, const struct job_result *res,
-			 unsigned long error_bits)
+static void table_print(FILE *f, const struct row *rows, unsigned int n,
+			const int *cols, size_t ncols)
 {
 	struct libscols_table *tb = scols_new_table();
-	enum { C_REGION, C_ROLE, C_DEVICE, C_SECTOR, C_COUNT, C_DONE, C_STATUS };
 
-	scols_table_new_column(tb, "REGION", 0.3, SCOLS_FL_WRAP);
-	scols_table_new_column(tb, "ROLE", 0, 0);
-	scols_table_new_column(tb, "DEVICE", 0.2, SCOLS_FL_WRAP);
-	scols_table_new_column(tb, "SECTOR", 0, SCOLS_FL_RIGHT);
-	scols_table_new_column(tb, "COUNT", 0, SCOLS_FL_RIGHT);
-	scols_table_new_column(tb, "DONE", 0, SCOLS_FL_RIGHT);
-	scols_table_new_column(tb, "STATUS", 0.3, 0);
+	for (size_t c = 0; c < ncols; c++)
+		scols_table_new_column(tb, infos[cols[c]].name, infos[cols[c]].whint,
+				       infos[cols[c]].flags);
 	for (unsigned int i = 0; i < n; i++) {
 		struct libscols_line *ln = scols_table_new_line(tb, NULL);
-		char *msg = region_message(&r[i], res), *status = NULL;
 
-		scols_line_set_data(ln, C_REGION, r[i].text);
-		scols_line_set_data(ln, C_ROLE, role_names[r[i].role]);
-		scols_line_set_data(ln, C_DEVICE, r[i].path);
-		set_u64(ln, C_SECTOR, r[i].sector);
-		set_u64(ln, C_COUNT, r[i].count);
-		set_u64(ln, C_DONE, r[i].done);
-		if (r[i].status == ST_ERROR && msg &&
-		    asprintf(&status, "error: %s", msg) > 0)
-			scols_line_refer_data(ln, C_STATUS, status);
-		else if (r[i].status == ST_MISMATCH &&
-			 asprintf(&status, "mismatch at sector %llu",
-				  (unsigned long long)r[i].bad_sector) > 0)
-			scols_line_refer_data(ln, C_STATUS, status);
-		else
-			scols_line_set_data(ln, C_STATUS, status_names[r[i].status]);
-		free(msg);
+		for (size_t c = 0; c < ncols; c++) {
+			char *v = cell(&rows[i], cols[c], false);
+
+			if (v)
+				scols_line_refer_data(ln, c, v);
+		}
 	}
 	scols_table_set_stream(tb, f);
 	scols_print_table(tb);
 	scols_unref_table(tb);
-	if (o->op != OP_READ && !o->dry_run)
-		fprintf(f, "error bits: 0x%lx\n", error_bits);
-	if (o->verbose && !o->dry_run && res->stats.engine)
-		fprintf(f, "%llu bytes in %.3f s; %s engine, %u requests in flight "
-			"at most, %llu issued, %llu through bounce pages\n",
-			(unsigned long long)res->bytes, res->seconds,
-			res->stats.engine, res->stats.queue_depth,
-			res->stats.requests, res->stats.bounced);
 }
 
-void report(const struct opts *o, const struct region *r, unsigned int n,
-	    const struct job_result *res, unsigned long error_bits)
+int report(const struct opts *o, const struct region *r, unsigned int n,
+	   const struct job_result *res)
 {
 	/* A read to stdout keeps stdout for the data. */
 	FILE *f = o->op == OP_READ && !o->output ? stderr : stdout;
+	struct row *rows = calloc(n, sizeof(*rows));
 
-	if (o->json)
-		report_json(f, o, r, n, res, error_bits);
-	else
-		report_table(f, o, r, n, res, error_bits);
-	fflush(f);
+	if (!rows)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < n; i++)
+		rows[i] = (struct row){ .r = &r[i], .index = i, .res = res };
+	if (o->json) {
+		json_object *doc = json_object_new_object();
+		char secs[32];
+
+		json_object_object_add(doc, "operation", json_object_new_string(op_names[o->op]));
+		json_object_object_add(doc, "read_error", json_object_new_boolean(res->read_error));
+		json_object_object_add(doc, "error_bits", json_object_new_uint64(res->error_bits));
+		json_object_object_add(doc, "bytes", json_object_new_uint64(res->bytes));
+		/* Microseconds are all the clock is worth; print no more digits. */
+		snprintf(secs, sizeof(secs), "%.6f", res->seconds);
+		json_object_object_add(doc, "seconds", json_object_new_double_s(res->seconds, secs));
+		json_object_object_add(doc, "regions",
+				       json_rows(rows, n, status_json, NCOLS(status_json)));
+		json_print(f, doc);
+	} else {
+		table_print(f, rows, n, status_table, NCOLS(status_table));
+		if (o->op != OP_READ && !o->dry_run)
+			fprintf(f, "error bits: 0x%lx\n", res->error_bits);
+		if (o->verbose && !o->dry_run && res->stats.engine)
+			fprintf(f, "%llu bytes in %.3f s; %s engine, %u requests in flight "
+				"at most, %llu issued, %llu through bounce pages\n",
+				(unsigned long long)res->bytes, res->seconds,
+				res->stats.engine, res->stats.queue_depth,
+				res->stats.requests, res->stats.bounced);
+	}
+	free(rows);
+	return fflush(f) ? -errno : 0;
+}
+
+int report_info(const struct opts *o, const struct region *r, unsigned int n,
+		const struct ident *ids)
+{
+	struct row *rows = calloc(n, sizeof(*rows));
+
+	if (!rows)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < n; i++)
+		rows[i] = (struct row){ .r = &r[i], .index = i, .id = &ids[i] };
+	if (o->json) {
+		json_object *doc = json_object_new_object();
+
+		json_object_object_add(doc, "operation", json_object_new_string("info"));
+		json_object_object_add(doc, "regions",
+				       json_rows(rows, n, info_json, NCOLS(info_json)));
+		json_print(stdout, doc);
+	} else {
+		table_print(stdout, rows, n, info_table, NCOLS(info_table));
+	}
+	free(rows);
+	return fflush(stdout) ? -errno : 0;
 }

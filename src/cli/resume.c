@@ -90,41 +90,41 @@ int map_open(const struct opts *o, struct region *r, unsigned int n, struct map 
 		for (unsigned int i = 1; i < n; i++)
 			ok &= set_region(&m->dst[m->ndst++], &r[i]);
 		if (ok)
-			return EXIT_OK;
-		warnx("%s: %s", o->map, strerror(ENOMEM));
+			return 0;
+		warnmsg("%s: %s", o->map, strerror(ENOMEM));
 		map_free(m);
-		return EXIT_IOERR;
+		return -ENOMEM;
 	}
 	if (e) {
-		warnx("%s: cannot read the map: %s", o->map,
-		      e == -EINVAL ? "not a regular file of at most 4 MiB" : strerror(-e));
-		return EXIT_USAGE;
+		warnmsg("%s: cannot read the map: %s", o->map,
+			e == -EINVAL ? "not a regular file of at most 4 MiB" : strerror(-e));
+		return -EINVAL;
 	}
 	err = map_parse(buf, len, m, &line);
 	free(buf);
 	if (err) {
-		warnx("%s:%u: invalid map: %s", o->map, line, err);
+		warnmsg("%s:%u: invalid map: %s", o->map, line, err);
 		map_free(m);
-		return EXIT_USAGE;
+		return -EINVAL;
 	}
 	if (m->ndst != n - 1) {
-		warnx("%s: the map is for %u destinations, not %u", o->map, m->ndst, n - 1);
+		warnmsg("%s: the map is for %u destinations, not %u", o->map, m->ndst, n - 1);
 		map_free(m);
-		return EXIT_USAGE;
+		return -EINVAL;
 	}
 	for (unsigned int i = 0; i < n; i++) {
 		const struct map_region *mr = i ? &m->dst[i - 1] : &m->src;
 
 		if (!same_region(mr, &r[i], &why)) {
-			warnx("%s: the map does not match %s: its %s differs", o->map,
-			      r[i].text, why);
+			warnmsg("%s: the map does not match %s: its %s differs", o->map,
+				r[i].text, why);
 			map_free(m);
-			return EXIT_USAGE;
+			return -EINVAL;
 		}
 	}
 	for (unsigned int i = 1; i < n; i++)
 		r[i].done = r[i].durable = r[i].resume = map_resume(&m->dst[i - 1]);
-	return EXIT_OK;
+	return 0;
 }
 
 int map_checkpoint(const struct opts *o, struct region *r, unsigned int n,

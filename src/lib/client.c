@@ -16,10 +16,6 @@
 
 #include "dmio-internal.h"
 
-#define DEFAULT_MAX_IO (1u << 20)
-#define MAX_DEPTH 4096u
-#define MAX_MAX_IO (64u << 20)
-
 /*
  * The thread sleeps in one place, the engine's wait(), which returns when
  * wake_fd is written or I/O completes: enqueue() and destroy() write wake_fd,
@@ -108,9 +104,9 @@ struct dmio_client *dmio_client_create(const char *engine,
 	int r;
 
 	if (!max_io)
-		max_io = DEFAULT_MAX_IO;
-	if (!ops || queue_depth > MAX_DEPTH || max_io % DMIO_PAGE_SIZE ||
-	    max_io > MAX_MAX_IO) {
+		max_io = DMIO_DEFAULT_MAX_IO;
+	if (!ops || queue_depth > DMIO_MAX_QUEUE_DEPTH || max_io % DMIO_PAGE_SIZE ||
+	    max_io > DMIO_MAX_IO_LIMIT) {
 		errno = EINVAL;
 		return NULL;
 	}

@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The pipeline (pipeline.c) and the job kinds that drive it (copy.c,
+ * verify.c, stream.c, zero.c), in dm-kcopyd's shape:
+ *
+ * - The regions are cut into chunks; each chunk in flight has a slot: a
+ *   buffer, its results, and a state.
+ * - Only the main thread submits I/O and changes a slot.  A library
+ *   callback (on the client's completion thread) only records its error
+ *   bits, and the last one of a slot puts the slot on the done list and
+ *   wakes the main thread through an eventfd, which the signal handlers
+ *   write too.
+ * - The main thread advances completed slots in chunk order as far as
+ *   their first phase goes (a copy writes chunk k only once chunks 0..k
+ *   were read, so a source read error stops it there), and retires them
+ *   strictly in order, so that what each region reports done is always a
+ *   prefix of it.
+ * - A failed piece is redone synchronously by halves down to one block, to
+ *   name the exact failing sector.
+ */
+#ifndef DMIO_JOB_H
+#define DMIO_JOB_H
+
+#include <pthread.h>
+
+#include "cli.h"
+
+struct map;
+
+/* A chunk-sized buffer, seen as each of the three dm-io buffer types. */
+struct cbuf {
+	char *mem;
+	struct dmio_page_list *pl;
+	struct dmio_bvec *bv;
+};
+
+enum slot_state {
+	SLOT_FREE,	/* not in use */
+	SLOT_FILL,	/* being filled from the input (write) */
+	SLOT_IO,	/* calls in flight: on the done list after the last one */
+	SLOT_READY,	/* its calls have completed: to be advanced */
+	SLOT_DONE,	/* finished: to be retired, in chunk order */
+};
+
+struct slot;
+
+/* One dm-io call of a slot (its context): call k's results start at the
+ * slot's res[k]. */
+struct slot_call {
+	struct slot *slot;
+	unsigned long bits;		/* the error bits it completed with; atomic */
+};
+
+struct slot {
+	struct job *job;
+	struct slot *next_done;		/* the done list (job.done_lock) */
+	int refs;			/* slot_get()/slot_put(); atomic */
+	/* The main thread's alone, as every field below. */
+	enum slot_state state;
+	bool holding;			/* the submitter's reference is held */
+	bool wrote;			/* past the first phase: its writes are submitted */
+	uint64_t off, len;		/* sectors, from the start of the regions */
+	size_t filled;			/* write: bytes of input in buf[0] */
+	struct cbuf *buf;		/* [0] the chunk's; verify: [1 + k] dest[k]'s */
+	struct dmio_result *res;	/* per result index */
+	struct slot_call *calls;	/* [k]: the call whose results start at res[k] */
+	unsigned int *dest;		/* result i (verify: 1 + i) is of destination dest[i] */
+	unsigned int ndest;
+};
+
+struct job;
+
+/* A job kind.  Each op runs on the main thread and submits through
+ * job_read() and job_write(). */
+struct job_ops {
+	/* A slot holds a buffer per destination as well (verify). */
+	bool buffer_per_dest;
+	/* A new chunk s (off and len set): submit its first calls, or put it
+	 * in SLOT_FILL to be filled from j->infd. */
+	void (*start)(struct job *j, struct slot *s);
+	/* Optional: s is in SLOT_FILL and j->infd is readable. */
+	void (*fill)(struct job *j, struct slot *s);
+	/* s's calls have completed: submit what comes next, or finish it with
+	 * slot_finish().  While s has not written, called in chunk order. */
+	void (*advance)(struct job *j, struct slot *s);
+	/* s is the oldest chunk, finished, and starts before the limit (its
+	 * len cut to it): account for it.  Optional. */
+	void (*retire)(struct job *j, struct slot *s);
+};
+
+extern const struct job_ops copy_ops, verify_ops, read_ops, write_ops, zero_ops;
+
+typedef int submit_fn(const struct dmio_request *req, unsigned int num_regions,
+		      const struct dmio_region *where, unsigned long *error_bits);
+
+struct job {
+	const struct opts *o;
+	const struct job_ops *ops;
+	struct region *src;		/* copy, verify, read */
+	struct region *dst;		/* copy, verify, write, zero */
+	unsigned int ndst;
+	uint64_t total, next, limit, chunk; /* sectors */
+	uint64_t progress;		/* sectors retired */
+	struct dmio_client *client;
+	submit_fn *submit;		/* dmio_submit; the unit tests' fake */
+	struct slot *slots;
+	unsigned int nslots, head, used;
+	struct cbuf *bufs;
+	unsigned int nbufs;
+	char *area;
+	size_t area_len;
+	int wake_fd;			/* eventfd: completions and signals */
+	pthread_mutex_t done_lock;
+	struct slot *done;		/* slots whose calls completed */
+	int infd, outfd;		/* write's input, read's output */
+	struct job_result *res;
+	struct map *resume_map;		/* copy --map */
+	double map_last;		/* when it was last written */
+	bool map_failed;
+};
+
+/* ---- for the job kinds (pipeline.c) ---- */
+
+/* Read region r's part of s into s->buf[k], its result in s->res[k]. */
+void job_read(struct job *j, struct slot *s, struct region *r, unsigned int k);
+/* Write s->buf[0] to every destination still healthy that s falls in;
+ * finish s when there is none. */
+void job_write(struct job *j, struct slot *s);
+/* After the source's read of s: narrow a failure to its sector and stop
+ * the job there; cut s to the limit.  False when nothing of s is left. */
+bool job_source_ok(struct job *j, struct slot *s);
+/* Account for s's writes on each destination, narrowing failures. */
+void job_retire_writes(struct job *j, struct slot *s);
+/* Whether s's call k failed on its where[i]. */
+bool slot_call_failed(const struct slot *s, unsigned int k, unsigned int i);
+/* Region r's call over sectors [first, end) (absolute; mem is the buffer
+ * of sector first) failed with result res: redo it from the sector the
+ * library named, by halves down to one block, and return the first sector
+ * that fails again, with its errno in *err; UINT64_MAX when all of it
+ * works this time (a block device fails every request merged with a
+ * failing one).  Everything before the returned sector is done. */
+uint64_t job_failed_at(struct job *j, struct region *r, int rw, char *mem,
+		       uint64_t first, uint64_t end, const struct dmio_result *res,
+		       int *err);
+/* Nothing at or past sector off (from the start) is done any more. */
+void job_stop_at(struct job *j, uint64_t off);
+/* Destination i failed at sector (absolute): its status and error bit. */
+void job_dest_failed(struct job *j, unsigned int i, uint64_t sector, int err,
+		     const char *what);
+/* Record the --map: the destinations flushed, then the file written. */
+void job_checkpoint(struct job *j, bool final);
+static inline void slot_finish(struct slot *s)
+{
+	s->state = SLOT_DONE;
+}
+
+bool dest_active(const struct region *d);
+unsigned int active_dests(const struct job *j);
+/* The part of s that falls in d (write and zero destinations may differ
+ * in size), in sectors. */
+uint64_t dest_len(const struct region *d, const struct slot *s);
+
+/* ---- the pipeline itself ---- */
+
+/* Run o->op over r[0..n) as job_run() does, submitting through submit. */
+int job_run_with(const struct opts *o, struct region *r, unsigned int n,
+		 struct job_result *res, submit_fn *submit);
+
+/* Set up j (regions, ops, o, res and submit filled in) for its chunks in
+ * flight: 0 or -errno. */
+int pipeline_init(struct job *j);
+/* Run every chunk from j->next to j->limit through j->ops. */
+void pipeline_run(struct job *j);
+void pipeline_free(struct job *j);
+
+#endif

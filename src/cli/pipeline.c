@@ -1,0 +1,629 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The pipeline (see job.h): chunk buffers, slots and the done list, the
+ * calls the job kinds submit with, narrowing of failed chunks, checkpoints
+ * of the --map, and the main loop.  Only the library's callback runs off
+ * the main thread: call_done() and what it calls.
+ */
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "job.h"
+
+#define HUGE_PAGE (2u << 20)
+#define MAP_INTERVAL 1.0 /* seconds between map checkpoints */
+
+/* ---- buffers: one mmap'd area, seen as vm, page lists or bvecs ---- */
+
+static int bufs_init(struct job *j)
+{
+	size_t chunk = j->chunk << DMIO_SECTOR_SHIFT;
+	size_t npages = chunk / DMIO_PAGE_SIZE;
+	char *mem;
+
+	/* On huge pages where the kernel allows: pinning a 2 MiB page for
+	 * O_DIRECT costs what pinning one 4 KiB page does. */
+	j->area_len = chunk * j->nbufs + HUGE_PAGE;
+	j->area = mmap(NULL, j->area_len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (j->area == MAP_FAILED) {
+		j->area = NULL;
+		return -errno;
+	}
+	mem = (char *)(((uintptr_t)j->area + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+	madvise(mem, chunk * j->nbufs, MADV_HUGEPAGE);
+	j->bufs = calloc(j->nbufs, sizeof(*j->bufs));
+	if (!j->bufs)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < j->nbufs; i++) {
+		struct cbuf *b = &j->bufs[i];
+
+		b->mem = mem + i * chunk;
+		if (j->o->buffer == BUFFER_PAGES) {
+			b->pl = calloc(npages, sizeof(*b->pl));
+			if (!b->pl)
+				return -ENOMEM;
+			for (size_t p = 0; p < npages; p++) {
+				b->pl[p].page = b->mem + p * DMIO_PAGE_SIZE;
+				b->pl[p].next = p + 1 < npages ? &b->pl[p + 1] : NULL;
+			}
+		} else if (j->o->buffer == BUFFER_BVEC) {
+			b->bv = calloc(npages + 1, sizeof(*b->bv));
+			if (!b->bv)
+				return -ENOMEM;
+			for (size_t p = 0; p < npages; p++)
+				b->bv[p] = (struct dmio_bvec){ b->mem + p * DMIO_PAGE_SIZE,
+							       DMIO_PAGE_SIZE, 0 };
+		}
+	}
+	return 0;
+}
+
+static void bufs_free(struct job *j)
+{
+	for (unsigned int i = 0; j->bufs && i < j->nbufs; i++) {
+		free(j->bufs[i].pl);
+		free(j->bufs[i].bv);
+	}
+	free(j->bufs);
+	if (j->area)
+		munmap(j->area, j->area_len);
+}
+
+/* ---- slots: the reference count and the done list ---- */
+
+static void wake(int fd)
+{
+	uint64_t one = 1;
+
+	/* Fails only by overflowing a 64-bit counter. */
+	while (write(fd, &one, sizeof(one)) < 0 && errno == EINTR)
+		;
+}
+
+static void slot_get(struct slot *s)
+{
+	__atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
+}
+
+/* Drop a reference: a call's, as it completes, or the submitter's.  The
+ * last one puts s on the done list for the main thread. */
+static void slot_put(struct slot *s)
+{
+	struct job *j = s->job;
+	bool was_empty;
+
+	if (__atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL))
+		return;
+	pthread_mutex_lock(&j->done_lock);
+	was_empty = !j->done;
+	s->next_done = j->done;
+	j->done = s;
+	pthread_mutex_unlock(&j->done_lock);
+	if (was_empty)
+		wake(j->wake_fd);
+}
+
+/* The library's callback, on its completion thread: record, hand over. */
+static void call_done(unsigned long error, void *context)
+{
+	struct slot_call *c = context;
+
+	__atomic_store_n(&c->bits, error, __ATOMIC_RELAXED);
+	slot_put(c->slot);
+}
+
+/* The error bits of s's call k, by the index of its where[]. */
+static unsigned long call_bits(const struct slot *s, unsigned int k)
+{
+	return __atomic_load_n(&s->calls[k].bits, __ATOMIC_RELAXED);
+}
+
+bool slot_call_failed(const struct slot *s, unsigned int k, unsigned int i)
+{
+	return call_bits(s, k) >> i & 1;
+}
+
+/* Drop the submitter's reference once the op that submitted is done, so
+ * that s cannot reach the done list with its calls half submitted. */
+static void slot_settle(struct slot *s)
+{
+	if (s->holding) {
+		s->holding = false;
+		slot_put(s);
+	}
+}
+
+static struct dmio_request request(struct job *j, struct cbuf *b, int rw)
+{
+	struct dmio_request req = { .rw = rw, .client = j->client };
+
+	switch (j->o->buffer) {
+	case BUFFER_VM:
+		req.mem_type = DMIO_MEM_VM;
+		req.mem.vma = b->mem;
+		break;
+	case BUFFER_PAGES:
+		req.mem_type = DMIO_MEM_PAGE_LIST;
+		req.mem.pl = b->pl;
+		break;
+	case BUFFER_BVEC:
+		req.mem_type = DMIO_MEM_BVEC;
+		req.mem.bvec = b->bv;
+		break;
+	}
+	return req;
+}
+
+/* Submit s's call k over where[0..n), results from s->res[k]; a call the
+ * library refuses counts as failed on every region. */
+static void slot_submit(struct job *j, struct slot *s, unsigned int k, int rw,
+			struct cbuf *b, unsigned int n, const struct dmio_region *where)
+{
+	struct slot_call *c = &s->calls[k];
+	struct dmio_request req = request(j, b, rw);
+	int r;
+
+	if (!s->holding) {
+		__atomic_store_n(&s->refs, 1, __ATOMIC_RELAXED); /* see slot_settle() */
+		s->holding = true;
+		s->state = SLOT_IO;
+	}
+	__atomic_store_n(&c->bits, 0, __ATOMIC_RELAXED);
+	req.fn = call_done;
+	req.context = c;
+	req.results = &s->res[k];
+	slot_get(s);
+	r = j->submit(&req, n, where, NULL);
+	if (r) {
+		for (unsigned int i = 0; i < n; i++)
+			s->res[k + i] = (struct dmio_result){ -r, where[i].sector };
+		__atomic_store_n(&c->bits, n < DMIO_MAX_REGIONS ? (1UL << n) - 1 : ~0UL,
+				 __ATOMIC_RELAXED);
+		slot_put(s); /* never the last: the submitter holds one */
+	}
+}
+
+/* ---- what the job kinds submit with ---- */
+
+void job_read(struct job *j, struct slot *s, struct region *r, unsigned int k)
+{
+	struct dmio_region where = { r->dev.fd, r->sector + s->off, s->len };
+
+	slot_submit(j, s, k, DMIO_READ, &s->buf[k], 1, &where);
+}
+
+bool dest_active(const struct region *d)
+{
+	return d->status != ST_ERROR && d->status != ST_MISMATCH;
+}
+
+unsigned int active_dests(const struct job *j)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < j->ndst; i++)
+		n += dest_active(&j->dst[i]);
+	return n;
+}
+
+uint64_t dest_len(const struct region *d, const struct slot *s)
+{
+	if (s->off >= d->count)
+		return 0;
+	return d->count - s->off < s->len ? d->count - s->off : s->len;
+}
+
+void job_write(struct job *j, struct slot *s)
+{
+	struct dmio_region where[DMIO_MAX_REGIONS];
+
+	s->wrote = true;
+	s->ndest = 0;
+	for (unsigned int i = 0; i < j->ndst; i++) {
+		struct region *d = &j->dst[i];
+		uint64_t len = dest_len(d, s);
+
+		if (dest_active(d) && len && s->off >= d->resume) {
+			where[s->ndest] = (struct dmio_region){ d->dev.fd, d->sector + s->off, len };
+			s->dest[s->ndest++] = i;
+		}
+	}
+	if (s->ndest)
+		slot_submit(j, s, 0, DMIO_WRITE, &s->buf[0], s->ndest, where);
+	else
+		slot_finish(s);
+}
+
+void job_stop_at(struct job *j, uint64_t off)
+{
+	if (off < j->limit)
+		j->limit = off;
+}
+
+void job_dest_failed(struct job *j, unsigned int i, uint64_t sector, int err,
+		     const char *what)
+{
+	region_fail(&j->dst[i], sector, err, what);
+	j->res->error_bits |= 1UL << i;
+}
+
+/* ---- narrowing a failed chunk ---- */
+
+/* Do sectors [from, end) of r in one synchronous call, with the memory of
+ * the chunk that starts at sector first: 0 or a positive errno. */
+static int redo(struct job *j, struct region *r, int rw, char *mem,
+		uint64_t first, uint64_t from, uint64_t end)
+{
+	struct dmio_region where = { r->dev.fd, from, end - from };
+	struct dmio_request req = {
+		.rw = rw, .mem_type = DMIO_MEM_VM, .client = j->client,
+		.mem.vma = mem + ((from - first) << DMIO_SECTOR_SHIFT),
+	};
+	struct dmio_result res = { 0 };
+
+	req.results = &res;
+	if (!j->submit(&req, 1, &where, NULL))
+		return 0;
+	return res.error ? res.error : EIO;
+}
+
+/* Redo sectors [from, end) of r by halves down to one block: the first
+ * sector that still fails (its errno in *err), or UINT64_MAX when all of it
+ * worked.  Everything before that sector is done once it returns. */
+static uint64_t narrow(struct job *j, struct region *r, int rw, char *mem,
+		    uint64_t first, uint64_t from, uint64_t end, int *err)
+{
+	uint64_t step = region_block(r);
+	uint64_t mid, bad;
+	int e = redo(j, r, rw, mem, first, from, end);
+
+	if (!e)
+		return UINT64_MAX;
+	if (end - from <= step) {
+		*err = e;
+		return from;
+	}
+	mid = from + (end - from) / 2 / step * step;
+	if (mid == from)
+		mid += step;
+	bad = narrow(j, r, rw, mem, first, from, mid, err);
+	return bad != UINT64_MAX ? bad : narrow(j, r, rw, mem, first, mid, end, err);
+}
+
+uint64_t job_failed_at(struct job *j, struct region *r, int rw, char *mem,
+		       uint64_t first, uint64_t end, const struct dmio_result *res,
+		       int *err)
+{
+	*err = res->error ? res->error : EIO;
+	return narrow(j, r, rw, mem, first, res->error_sector, end, err);
+}
+
+bool job_source_ok(struct job *j, struct slot *s)
+{
+	struct region *src = j->src;
+	uint64_t first = src->sector + s->off;
+	int err;
+
+	if (s->off < j->limit && slot_call_failed(s, 0, 0)) {
+		uint64_t bad = narrow(j, src, DMIO_READ, s->buf[0].mem, first,
+					  s->res[0].error_sector, first + s->len, &err);
+
+		/* The source is read again, so a read that works the second
+		 * time leaves the buffer whole, and nothing was written yet. */
+		if (bad != UINT64_MAX) {
+			region_fail(src, bad, err, "read");
+			j->res->read_error = true;
+			job_stop_at(j, bad - src->sector);
+		}
+	}
+	if (s->off + s->len > j->limit)
+		s->len = s->off < j->limit ? j->limit - s->off : 0;
+	return s->len > 0;
+}
+
+void job_retire_writes(struct job *j, struct slot *s)
+{
+	for (unsigned int i = 0; i < s->ndest; i++) {
+		struct region *d = &j->dst[s->dest[i]];
+		uint64_t first = d->sector + s->off, len = dest_len(d, s), bad;
+		int err;
+
+		if (!dest_active(d))
+			continue;
+		bad = !slot_call_failed(s, 0, i) ? UINT64_MAX
+			: job_failed_at(j, d, DMIO_WRITE, s->buf[0].mem, first, first + len,
+					&s->res[i], &err);
+		if (bad == UINT64_MAX) {
+			d->done += len;
+		} else {
+			d->done += bad - first;
+			job_dest_failed(j, s->dest[i], bad, err, "write");
+		}
+	}
+}
+
+/* ---- the map ---- */
+
+void job_checkpoint(struct job *j, bool final)
+{
+	int e = map_checkpoint(j->o, j->src, 1 + j->ndst, j->resume_map, final);
+
+	j->map_last = now_seconds();
+	if (e && !j->map_failed) {
+		warnmsg("%s: cannot write the map: %s", j->o->map, strerror(-e));
+		j->map_failed = true;
+		j->res->stream_error = true;
+	}
+}
+
+/* ---- the loop ---- */
+
+static struct slot *slot_at(struct job *j, unsigned int i)
+{
+	return &j->slots[(j->head + i) % j->nslots];
+}
+
+/* The op ran on s: drop the submitter's reference if it submitted. */
+static void drive(struct job *j, struct slot *s,
+		  void (*op)(struct job *j, struct slot *s))
+{
+	op(j, s);
+	slot_settle(s);
+}
+
+/* Take the done list: its slots are the main thread's again. */
+static bool take_done(struct job *j)
+{
+	struct slot *s;
+
+	pthread_mutex_lock(&j->done_lock);
+	s = j->done;
+	j->done = NULL;
+	pthread_mutex_unlock(&j->done_lock);
+	if (!s)
+		return false;
+	for (; s; s = s->next_done)
+		s->state = SLOT_READY;
+	return true;
+}
+
+/* The slot being filled from the input, if any: it is the newest. */
+static struct slot *filling(struct job *j)
+{
+	struct slot *s = j->used ? slot_at(j, j->used - 1) : NULL;
+
+	return s && s->state == SLOT_FILL ? s : NULL;
+}
+
+static bool start_chunks(struct job *j)
+{
+	bool moved = false;
+
+	while (j->used < j->nslots && j->next < j->limit && !filling(j)) {
+		struct slot *s = slot_at(j, j->used++);
+
+		s->off = j->next;
+		s->len = j->limit - s->off < j->chunk ? j->limit - s->off : j->chunk;
+		/* With --map, a chunk never straddles a destination's resume point. */
+		for (unsigned int i = 0; j->resume_map && i < j->ndst; i++)
+			if (j->dst[i].resume > s->off && j->dst[i].resume - s->off < s->len)
+				s->len = j->dst[i].resume - s->off;
+		j->next += s->len;
+		s->wrote = false;
+		s->filled = 0;
+		s->ndest = 0;
+		drive(j, s, j->ops->start);
+		moved = true;
+	}
+	return moved;
+}
+
+/* Advance completed slots; while a slot has not written, only once every
+ * slot before it is past that too, so that a source read error stops the
+ * chunks after it before they write. */
+static bool advance_slots(struct job *j)
+{
+	bool moved = false, earlier = false;
+
+	for (unsigned int i = 0; i < j->used; i++) {
+		struct slot *s = slot_at(j, i);
+		bool first = !s->wrote && s->state != SLOT_DONE;
+
+		if (first && s->off >= j->limit && s->state != SLOT_IO) {
+			slot_finish(s); /* past the limit: nothing more to do */
+			moved = true;
+		} else if (s->state == SLOT_READY && !(first && earlier)) {
+			drive(j, s, j->ops->advance);
+			moved = true;
+		}
+		earlier |= !s->wrote && s->state != SLOT_DONE;
+	}
+	return moved;
+}
+
+/* Retire finished slots in chunk order. */
+static bool retire_slots(struct job *j)
+{
+	bool moved = false;
+
+	while (j->used && j->slots[j->head].state == SLOT_DONE) {
+		struct slot *s = &j->slots[j->head];
+
+		if (s->off < j->limit && s->len) {
+			if (s->off + s->len > j->limit)
+				s->len = j->limit - s->off;
+			if (j->ops->retire)
+				j->ops->retire(j, s);
+			/* Every destination failed or differs: stop after s. */
+			if (j->ndst && !active_dests(j))
+				job_stop_at(j, s->off + s->len);
+			if (s->off < j->limit)
+				j->progress = s->off + s->len < j->limit ? s->off + s->len
+									 : j->limit;
+			if (j->src)
+				j->src->done = j->progress;
+		}
+		s->state = SLOT_FREE;
+		j->head = (j->head + 1) % j->nslots;
+		j->used--;
+		moved = true;
+	}
+	return moved;
+}
+
+/* A stop signal: nothing new is submitted, and chunks that have not
+ * finished their first phase (read, filled) are dropped; what is in flight
+ * drains. */
+static void interrupt(struct job *j, int sig)
+{
+	uint64_t at = j->next;
+
+	j->res->interrupted = true;
+	j->res->signal = sig;
+	for (unsigned int i = 0; i < j->used; i++) {
+		struct slot *s = slot_at(j, i);
+
+		if (!s->wrote && s->state != SLOT_DONE && s->off < at)
+			at = s->off;
+	}
+	job_stop_at(j, at);
+}
+
+/* Milliseconds until the loop has something to do unprompted: -1, never. */
+static int due_ms(struct job *j)
+{
+	double due = progress_due();
+
+	if (j->resume_map) {
+		double m = MAP_INTERVAL - (now_seconds() - j->map_last);
+
+		if (due < 0 || m < due)
+			due = m;
+	}
+	return due < 0 ? -1 : (int)ceil(due * 1000);
+}
+
+/* Sleep until a completion, a signal, the input or a deadline; with
+ * moved, only look. */
+static void wait_or_fill(struct job *j, bool moved)
+{
+	struct slot *f = filling(j);
+	struct pollfd p[2] = { { j->wake_fd, POLLIN, 0 }, { f ? j->infd : -1, POLLIN, 0 } };
+	uint64_t n;
+
+	if (moved && !f)
+		return;
+	if (poll(p, 2, moved ? 0 : due_ms(j)) <= 0)
+		return;
+	if (p[0].revents & POLLIN)
+		while (read(j->wake_fd, &n, sizeof(n)) < 0 && errno == EINTR)
+			;
+	if (f && p[1].revents)
+		drive(j, f, j->ops->fill);
+}
+
+void pipeline_run(struct job *j)
+{
+	signals_wake(j->wake_fd);
+	for (;;) {
+		int sig = signal_stop();
+		bool moved;
+
+		if (sig && !j->res->interrupted)
+			interrupt(j, sig);
+		moved = take_done(j);
+		moved |= start_chunks(j);
+		moved |= advance_slots(j);
+		moved |= retire_slots(j);
+		progress_update(j->progress << DMIO_SECTOR_SHIFT, false);
+		if (j->resume_map && now_seconds() - j->map_last >= MAP_INTERVAL)
+			job_checkpoint(j, false);
+		if (!j->used && j->next >= j->limit)
+			break;
+		wait_or_fill(j, moved);
+	}
+	signals_wake(-1);
+}
+
+/* ---- set-up ---- */
+
+static int client_init(struct job *j)
+{
+	const struct opts *o = j->o;
+	unsigned int max_io = j->chunk << DMIO_SECTOR_SHIFT < REQUEST_MAX
+				      ? (unsigned int)(j->chunk << DMIO_SECTOR_SHIFT) : REQUEST_MAX;
+	/* Room in the engine for every piece of every chunk in flight. */
+	unsigned long depth = (unsigned long)j->nslots * (1 + j->ndst) *
+			      ((j->chunk << DMIO_SECTOR_SHIFT) / max_io);
+
+	if (depth > ENGINE_DEPTH_MAX)
+		depth = ENGINE_DEPTH_MAX;
+	if (o->engine && !strcmp(o->engine, "sync"))
+		depth = 0; /* the engine's own: one at a time */
+	j->client = dmio_client_create(o->engine ? o->engine : "uring",
+				       (unsigned int)depth, max_io);
+	/* --async: io_uring where the kernel has it, else libaio. */
+	if (!j->client && !o->engine)
+		j->client = dmio_client_create("aio", (unsigned int)depth, max_io);
+	return j->client ? 0 : -errno;
+}
+
+int pipeline_init(struct job *j)
+{
+	unsigned int per = j->ops->buffer_per_dest ? 1 + j->ndst : 1;
+	int r;
+
+	j->nslots = j->o->depth / per ? j->o->depth / per : 1;
+	j->nbufs = j->nslots * per;
+	j->wake_fd = eventfd(0, EFD_CLOEXEC);
+	if (j->wake_fd < 0)
+		return -errno;
+	pthread_mutex_init(&j->done_lock, NULL);
+	r = client_init(j);
+	if (r)
+		return r;
+	j->slots = calloc(j->nslots, sizeof(*j->slots));
+	if (!j->slots)
+		return -ENOMEM;
+	r = bufs_init(j);
+	if (r)
+		return r;
+	for (unsigned int i = 0; i < j->nslots; i++) {
+		struct slot *s = &j->slots[i];
+
+		s->job = j;
+		s->buf = &j->bufs[i * per];
+		s->res = calloc(1 + j->ndst, sizeof(*s->res));
+		s->calls = calloc(1 + j->ndst, sizeof(*s->calls));
+		s->dest = calloc(j->ndst + 1, sizeof(*s->dest));
+		if (!s->res || !s->calls || !s->dest)
+			return -ENOMEM;
+		for (unsigned int k = 0; k <= j->ndst; k++)
+			s->calls[k].slot = s;
+	}
+	return 0;
+}
+
+void pipeline_free(struct job *j)
+{
+	if (j->client)
+		dmio_client_destroy(j->client); /* waits for what is in flight */
+	for (unsigned int i = 0; j->slots && i < j->nslots; i++) {
+		free(j->slots[i].res);
+		free(j->slots[i].calls);
+		free(j->slots[i].dest);
+	}
+	free(j->slots);
+	bufs_free(j);
+	if (j->wake_fd >= 0) {
+		pthread_mutex_destroy(&j->done_lock);
+		close(j->wake_fd);
+	}
+}

@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * verify: each chunk reads the source and every destination still in
+ * agreement at once, each into its own buffer; at retirement, in order, a
+ * destination's part is compared with the source's.  The first differing
+ * sector ends that destination (mismatch); a read error is narrowed to its
+ * sector as a write error is.
+ */
+#include <string.h>
+
+#include "job.h"
+
+static void verify_start(struct job *j, struct slot *s)
+{
+	s->ndest = 0;
+	for (unsigned int i = 0; i < j->ndst; i++)
+		if (dest_active(&j->dst[i]))
+			s->dest[s->ndest++] = i;
+	for (unsigned int k = 0; k < s->ndest; k++)
+		job_read(j, s, &j->dst[s->dest[k]], 1 + k);
+	job_read(j, s, j->src, 0);
+}
+
+static void verify_advance(struct job *j, struct slot *s)
+{
+	job_source_ok(j, s);
+	slot_finish(s);
+}
+
+/* The first differing sector of two buffers of len sectors, or len. */
+static uint64_t first_difference(const char *a, const char *b, uint64_t len)
+{
+	uint64_t lo = 0;
+
+	if (!memcmp(a, b, len << DMIO_SECTOR_SHIFT))
+		return len;
+	/* Halve the range that holds the first difference. */
+	while (len - lo > 1) {
+		uint64_t mid = lo + (len - lo) / 2;
+
+		if (memcmp(a + (lo << DMIO_SECTOR_SHIFT), b + (lo << DMIO_SECTOR_SHIFT),
+			   (mid - lo) << DMIO_SECTOR_SHIFT))
+			len = mid;
+		else
+			lo = mid;
+	}
+	return lo;
+}
+
+static void verify_retire(struct job *j, struct slot *s)
+{
+	for (unsigned int k = 0; k < s->ndest; k++) {
+		struct region *d = &j->dst[s->dest[k]];
+		uint64_t first = d->sector + s->off, len = s->len, same;
+		uint64_t bad = UINT64_MAX;
+		int err = 0;
+
+		if (!dest_active(d))
+			continue;
+		if (slot_call_failed(s, 1 + k, 0)) {
+			bad = job_failed_at(j, d, DMIO_READ, s->buf[1 + k].mem, first,
+					    first + s->len, &s->res[1 + k], &err);
+			if (bad != UINT64_MAX)
+				len = bad - first;
+		}
+		same = first_difference(s->buf[0].mem, s->buf[1 + k].mem, len);
+		d->done += same;
+		if (same < len) {
+			d->status = ST_MISMATCH;
+			d->bad_sector = first + same;
+		} else if (bad != UINT64_MAX) {
+			job_dest_failed(j, s->dest[k], bad, err, "read");
+		}
+	}
+}
+
+const struct job_ops verify_ops = {
+	.buffer_per_dest = true,
+	.start = verify_start,
+	.advance = verify_advance,
+	.retire = verify_retire,
+};
