@@ -38,7 +38,7 @@ CLI_SRC := $(wildcard src/cli/*.c)
 CLI_HDR := $(wildcard src/cli/*.h) include/dmio.h
 CLI_OBJ := $(CLI_SRC:src/cli/%.c=$(B)/cli/%.o)
 
-.PHONY: all check check-unit check-sanitize check-valgrind check-bats check-man deps demo \
+.PHONY: all check check-unit check-sanitize check-valgrind check-tsan check-bats check-man deps demo \
 	install uninstall fuzz bench check-bench clean
 all: $(B)/libdmio.a $(B)/libdmio.so $(B)/dmio
 
@@ -91,7 +91,7 @@ FORCE:
 
 $(B)/dmio: $(CLI_OBJ) $(B)/libdmio.a
 	@echo "  LD      $@"
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(B)/libdmio.a $(CLI_LIBS) $(LDLIBS_LIB)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(B)/libdmio.a $(CLI_LIBS) $(LDLIBS_LIB) -lm
 
 # ---- install: the program, the library, its header and .pc, docs, completions ----
 INSTALLED := $(BINDIR)/dmio $(LIBDIR)/libdmio.so.$(SOVERSION) $(LIBDIR)/libdmio.so \
@@ -128,6 +128,70 @@ $(B)/test-%: tests/unit/test-%.c $(UNIT_DEPS) $(B)/libdmio.a
 $(B)/san/test-%: tests/unit/test-%.c $(UNIT_DEPS) $(B)/san/libdmio.a
 	@echo "  CC san  $@"
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $(UNIT_FLAGS) -o $@ $< src/cli/spec.c $(B)/san/libdmio.a $(LDLIBS_LIB)
+
+# The CLI's pipeline, without main(): its own rule, with the CLI's libraries.
+CLI_JOB_OBJ := $(filter-out $(B)/cli/dmio.o,$(CLI_OBJ))
+CLI_JOB_SAN := $(CLI_JOB_OBJ:$(B)/cli/%=$(B)/san/cli/%)
+
+$(B)/san/cli/%.o: src/cli/%.c $(CLI_HDR)
+	@mkdir -p $(@D)
+	@echo "  CC san  $<"
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $(CLI_CFLAGS) -Isrc/cli -c -o $@ $<
+
+$(B)/test-pipeline: tests/unit/test-pipeline.c tests/unit/unit.h $(CLI_JOB_OBJ) $(B)/libdmio.a
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS) $(UNIT_FLAGS) -o $@ $< $(CLI_JOB_OBJ) $(B)/libdmio.a $(CLI_LIBS) $(LDLIBS_LIB) -lm
+
+$(B)/san/test-pipeline: tests/unit/test-pipeline.c tests/unit/unit.h $(CLI_JOB_SAN) $(B)/san/libdmio.a
+	@echo "  CC san  $@"
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $(UNIT_FLAGS) -o $@ $< $(CLI_JOB_SAN) $(B)/san/libdmio.a $(CLI_LIBS) $(LDLIBS_LIB) -lm
+
+# ---- ThreadSanitizer: the library, the program and the unit tests ----
+TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
+TSAN_LIB_OBJ := $(LIB_SRC:src/lib/%.c=$(B)/tsan/lib/%.o)
+TSAN_CLI_OBJ := $(CLI_SRC:src/cli/%.c=$(B)/tsan/cli/%.o)
+TSAN_JOB_OBJ := $(filter-out $(B)/tsan/cli/dmio.o,$(TSAN_CLI_OBJ))
+UNIT_TSAN := $(UNIT_SRC:tests/unit/%.c=$(B)/tsan/%)
+
+$(B)/tsan/lib/%.o: src/lib/%.c $(LIB_HDR)
+	@mkdir -p $(@D)
+	@echo "  CC tsan $<"
+	$(Q)$(CC) $(CFLAGS) $(TSAN_FLAGS) -c -o $@ $<
+
+$(B)/tsan/cli/%.o: src/cli/%.c $(CLI_HDR)
+	@mkdir -p $(@D)
+	@echo "  CC tsan $<"
+	$(Q)$(CC) $(CFLAGS) $(TSAN_FLAGS) $(CLI_CFLAGS) -Isrc/cli -DDMIO_VERSION='"$(VERSION)"' -c -o $@ $<
+
+$(B)/tsan/libdmio.a: $(TSAN_LIB_OBJ)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(B)/tsan/dmio: $(TSAN_CLI_OBJ) $(B)/tsan/libdmio.a
+	@echo "  LD tsan $@"
+	$(Q)$(CC) $(CFLAGS) $(TSAN_FLAGS) $(LDFLAGS) -o $@ $(TSAN_CLI_OBJ) $(B)/tsan/libdmio.a $(CLI_LIBS) $(LDLIBS_LIB) -lm
+
+$(B)/tsan/test-pipeline: tests/unit/test-pipeline.c tests/unit/unit.h $(TSAN_JOB_OBJ) $(B)/tsan/libdmio.a
+	@echo "  CC tsan $@"
+	$(Q)$(CC) $(CFLAGS) $(TSAN_FLAGS) $(UNIT_FLAGS) -o $@ $< $(TSAN_JOB_OBJ) $(B)/tsan/libdmio.a $(CLI_LIBS) $(LDLIBS_LIB) -lm
+
+$(B)/tsan/test-%: tests/unit/test-%.c $(UNIT_DEPS) $(B)/tsan/libdmio.a
+	@echo "  CC tsan $@"
+	$(Q)$(CC) $(CFLAGS) $(TSAN_FLAGS) $(UNIT_FLAGS) -o $@ $< src/cli/spec.c $(B)/tsan/libdmio.a $(LDLIBS_LIB)
+
+# setarch -R: this TSan runtime cannot map its shadow memory under the
+# widest address randomisation some kernels use.  The wrapper execs, so a
+# signal sent to its pid reaches dmio.
+$(B)/tsan/dmio-run: $(B)/tsan/dmio
+	$(Q)printf '#!/bin/sh\nexec setarch "$$(uname -m)" -R "$$(dirname "$$0")/dmio" "$$@"\n' >$@
+	$(Q)chmod +x $@
+
+# Any report fails the run (exit 66).  The unit tests' smaller matrix: the
+# threads are the same, the data paths are the plain build's business.
+TSAN_ENV := TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1"
+
+check-tsan: $(UNIT_TSAN) $(B)/tsan/dmio-run
+	$(Q)$(TSAN_ENV) UNIT_QUICK=1 DMIO_WRAP="setarch $$(uname -m) -R" tests/unit/run $(UNIT_TSAN)
+	$(Q)$(TSAN_ENV) DMIO=$(CURDIR)/$(B)/tsan/dmio-run tests/bats/run-strict tests/tsan
 
 check-unit: $(UNIT_BIN)
 	$(Q)tests/unit/run $(UNIT_BIN)
@@ -185,6 +249,7 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory check-unit
 	$(Q)$(MAKE) --no-print-directory check-sanitize
 	$(Q)$(MAKE) --no-print-directory check-valgrind
+	$(Q)$(MAKE) --no-print-directory check-tsan
 	$(Q)$(MAKE) --no-print-directory check-bats
 	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
 	$(Q)$(MAKE) --no-print-directory check-bench

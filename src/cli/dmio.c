@@ -17,8 +17,6 @@
 #define DMIO_VERSION "unknown"
 #endif
 
-const char *const op_names[OP_COUNT] = { "copy", "verify", "read", "write", "zero", "info" };
-
 static const char usage_text[] =
 	"Usage:\n"
 	" dmio [options] copy   SRC DST [DST...]  read SRC once, write it to every DST\n"

@@ -160,6 +160,12 @@ unsigned int active_dests(const struct job *j);
  * in size), in sectors. */
 uint64_t dest_len(const struct region *d, const struct slot *s);
 
+/* ---- the chunk buffers (buffer.c) ---- */
+
+/* j->nbufs buffers of j->chunk sectors, in j->bufs: 0 or -errno. */
+int bufs_init(struct job *j);
+void bufs_free(struct job *j);
+
 /* ---- the pipeline itself ---- */
 
 /* Run o->op over r[0..n) as job_run() does, submitting through submit. */

@@ -69,6 +69,7 @@ static const int info_json[] = {
 
 #define NCOLS(a) (sizeof(a) / sizeof((a)[0]))
 
+const char *const op_names[OP_COUNT] = { "copy", "verify", "read", "write", "zero", "info" };
 static const char *const role_names[] = { "source", "destination" };
 static const char *const status_names[] = {
 	[ST_PENDING] = "interrupted", [ST_OK] = "ok", [ST_ERROR] = "error",

@@ -17,13 +17,19 @@ finish() {
 	output=$(cat out)
 }
 
+# interrupt_case SIG CODE NAME: a copy from a source whose reads past 2 MiB
+# wait at a gate, sent SIG once a read waits there (no sleeps).
 interrupt_case() {
 	local sig=$1 code=$2 name=$3
-	img src 16M
-	local dev
-	dev=$(slow_dev)
-	start --json --chunk=64K copy src "$dev"
+	head -c 16M /dev/urandom >src.img
+	gate_dev src
+	truncate -s 16M dst
+	gate_close
+	"$DMIO" --json --chunk=64K copy "$GATE_DEV" dst >out 2>err 8>&- 9>&- &
+	pid=$!
+	gate_wait
 	kill -"$sig" "$pid"
+	gate_open
 	finish
 	[ "$rc" = "$code" ] || fail "exit $rc, want $code: $(cat err)"
 	[ "$(json '.regions[1].status')" = interrupted ]
@@ -31,8 +37,9 @@ interrupt_case() {
 	local done
 	done=$(json '.regions[1].sectors_done')
 	[ "$done" -gt 0 ] && [ "$done" -lt 32768 ] || fail "sectors_done $done"
-	# What was reported done is on the device.
-	cmp <(head -c $((done * 512)) src) <(dd if="$dev" bs=512 count="$done" iflag=direct status=none)
+	# What was reported done is on the destination, and nothing after it.
+	cmp -n $((done * 512)) src.img dst
+	cmp <(tail -c +$((done * 512 + 1)) dst) <(head -c $((16 * 1048576 - done * 512)) /dev/zero)
 }
 
 @test "SIGINT mid-copy: drained, flushed, reported, exit 130" {
@@ -41,6 +48,57 @@ interrupt_case() {
 
 @test "SIGTERM mid-copy: exit 143" {
 	interrupt_case TERM 143 Terminated
+}
+
+@test "SIGHUP mid-copy: as SIGTERM, exit 129" {
+	interrupt_case HUP 129 Hangup
+}
+
+@test "an interrupted write: exit 130, sectors_done is exactly what is on the destination" {
+	truncate -s 4M dst
+	mkfifo in.fifo
+	"$DMIO" --json --chunk=64K write dst <in.fifo >out 2>err &
+	pid=$!
+	exec 7>in.fifo
+	# Returns once dmio has read all but a pipe's worth; then a part of a
+	# chunk, ending in a part of a sector, that the signal finds unwritten.
+	head -c 1M /dev/urandom | tee in.data >&7
+	head -c 1000 /dev/urandom | tee -a in.data >&7
+	kill -INT "$pid"
+	exec 7>&-
+	finish
+	[ "$rc" = 130 ] || fail "exit $rc: $(cat err)"
+	[ "$(json '.regions[0].status')" = interrupted ]
+	[ "$(json '.regions[0].error')" = "interrupted by Interrupt" ]
+	local done
+	done=$(json '.regions[0].sectors_done')
+	[ "$done" -gt 0 ] && [ "$done" -le 2048 ] || fail "sectors_done $done"
+	cmp -n $((done * 512)) in.data dst
+	cmp <(tail -c +$((done * 512 + 1)) dst) <(head -c $((4 * 1048576 - done * 512)) /dev/zero)
+}
+
+@test "an interrupted read: exit 130, sectors_done is exactly what reached the output" {
+	img src 8M
+	mkfifo data.fifo
+	"$DMIO" --json --chunk=64K read src -o data.fifo >out 2>err &
+	pid=$!
+	exec 4<data.fifo
+	# dmio is writing to the FIFO and this reader stops: it blocks there.
+	head -c 1M <&4 >got
+	kill -INT "$pid"
+	cat <&4 >>got
+	exec 4<&-
+	finish
+	[ "$rc" = 130 ] || fail "exit $rc: $(cat err)"
+	[ "$(json '.regions[0].status')" = interrupted ]
+	local done size
+	done=$(json '.regions[0].sectors_done')
+	size=$(stat -c %s got)
+	[ "$done" -ge 2048 ] && [ "$done" -lt 16384 ] || fail "sectors_done $done"
+	# The output holds the sectors reported, and at most a part of the next.
+	[ "$size" -ge $((done * 512)) ] && [ "$size" -lt $(((done + 1) * 512)) ] ||
+		fail "$size bytes out, $done sectors reported"
+	cmp -n "$size" src got
 }
 
 @test "SIGUSR1 prints a progress line and the copy finishes" {

@@ -20,11 +20,17 @@ setup() {
 
 teardown() {
 	cd /
+	# A gate still closed would hold reads of a gate_dev forever.
+	if { true >&9; } 2>/dev/null; then
+		flock -u 9 || true
+		exec 9>&-
+	fi
 	while read -r m; do umount "$m" 2>/dev/null || true; done <"$T/.mounts"
 	while read -r l; do losetup -d "$l" 2>/dev/null || true; done <"$T/.loops"
 	while read -r m; do
 		fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
 	done <"$T/.fuse"
+	if { true >&8; } 2>/dev/null; then exec 8>&-; fi
 	rm -rf "$T"
 }
 
@@ -104,4 +110,36 @@ bad_dev() {
 	[[ $ops == *flush* ]] && fl=$fail
 	nbd_dev "$name" eval get_size="echo $(stat -c %s "$disk")" \
 		pread="$rd" pwrite="$wr" can_write="exit 0" can_flush="exit 0" flush="$fl"
+}
+
+# gate_dev NAME: a device over the file $T/NAME.img (made by the caller),
+# in $GATE_DEV, whose reads at or past GATE_AT bytes wait while the gate is
+# closed; each one that reaches the gate first says so on the FIFO that
+# gate_wait reads.  Sleep-free interrupts: close the gate, start dmio, wait
+# until it reads there (its I/O in flight, its handlers installed), send
+# the signal, open the gate.  nbdkit's eval plugin, nbdfuse, losetup.
+GATE_AT=$((2 << 20))
+gate_dev() {
+	local disk=$T/$1.img
+	local rd="dd if='$disk' iflag=skip_bytes,count_bytes skip=\$4 count=\$3 status=none"
+	local gate="if [ \$4 -ge $GATE_AT ]; then echo \$4 >'$T/gate.fifo'; flock -s '$T/gate.lock' true; fi"
+	GATE_DEV=$(nbd_dev "$1" eval get_size="echo $(stat -c %s "$disk")" pread="$gate; $rd")
+}
+
+# gate_close: a new FIFO on fd 8 for gate_wait; the gate's lock on fd 9.
+gate_close() {
+	rm -f "$T/gate.fifo"
+	mkfifo "$T/gate.fifo"
+	exec 8<>"$T/gate.fifo" 9>"$T/gate.lock"
+	flock 9
+}
+
+# gate_wait: until a read reaches the gate (a minute at most, then fail).
+gate_wait() {
+	read -r -t 60 -u 8 || fail "no read reached the gate"
+}
+
+gate_open() {
+	flock -u 9
+	exec 9>&-
 }
