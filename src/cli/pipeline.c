@@ -112,7 +112,7 @@ static void slot_submit(struct job *j, struct slot *s, unsigned int k, int rw,
 	int r;
 
 	if (!s->holding) {
-		__atomic_store_n(&s->refs, 1, __ATOMIC_RELAXED); /* see slot_settle() */
+		slot_get(s); /* the submitter's: see slot_settle() */
 		s->holding = true;
 		s->state = SLOT_IO;
 	}

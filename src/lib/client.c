@@ -18,8 +18,10 @@
 
 /*
  * The thread sleeps in one place, the engine's wait(), which returns when
- * wake_fd is written or I/O completes: enqueue() and destroy() write wake_fd,
- * so new work is picked up at once even while I/O is in flight.
+ * wake_fd is written or I/O completes.  It says so first (client_sleep()),
+ * and enqueue() writes wake_fd only to a thread that said so, once, so that
+ * new work is picked up at once even while I/O is in flight, without a
+ * write for every call; destroy() always writes.
  */
 static void *completion_thread(void *arg)
 {
@@ -33,8 +35,23 @@ static void *completion_thread(void *arg)
 		pthread_mutex_unlock(&c->lock);
 		if (stop)
 			return NULL;
-		c->ops->wait(c);
+		client_sleep(c);
 	}
+}
+
+void client_sleep(struct dmio_client *c)
+{
+	bool sleep;
+
+	pthread_mutex_lock(&c->lock);
+	sleep = !c->incoming && !c->stopping;
+	c->asleep = sleep;
+	pthread_mutex_unlock(&c->lock);
+	if (sleep)
+		c->ops->wait(c);
+	pthread_mutex_lock(&c->lock);
+	c->asleep = false;
+	pthread_mutex_unlock(&c->lock);
 }
 
 void client_wait(struct dmio_client *c)
@@ -61,13 +78,17 @@ bool client_on_thread(struct dmio_client *c)
 
 void client_enqueue(struct dmio_client *c, struct dmio_io *io)
 {
+	bool wake;
+
 	pthread_mutex_lock(&c->lock);
 	*c->incoming_tail = io;
 	c->incoming_tail = &io->next;
 	c->outstanding++;
+	/* A thread that is not asleep looks at incoming before it sleeps. */
+	wake = c->asleep;
+	c->asleep = false;
 	pthread_mutex_unlock(&c->lock);
-	/* From a callback, the thread is awake and looks at incoming next. */
-	if (!client_on_thread(c))
+	if (wake)
 		client_wake(c);
 }
 

@@ -364,7 +364,7 @@ submit:
 		unsigned int n = c->ops->reap(c, done, 64);
 
 		if (!n) {
-			c->ops->wait(c);
+			client_sleep(c);
 			n = c->ops->reap(c, done, 64);
 		}
 

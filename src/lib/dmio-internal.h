@@ -167,6 +167,7 @@ struct dmio_client {
 	struct dmio_io *incoming, **incoming_tail;
 	unsigned long outstanding; /* calls accepted and not completed */
 	bool stopping;
+	bool asleep;          /* the thread is in (or on its way to) wait() */
 	unsigned long long requests, bounced; /* atomic */
 
 	/* Completion-thread only. */
@@ -177,6 +178,9 @@ struct dmio_client {
 bool client_on_thread(struct dmio_client *c);
 /* Completion thread: sleep until wake_fd is written. */
 void client_wait(struct dmio_client *c);
+/* Completion thread: the engine's wait(), unless work came in; enqueue()
+ * wakes it from there. */
+void client_sleep(struct dmio_client *c);
 /* Hand a validated call to the completion thread. */
 void client_enqueue(struct dmio_client *c, struct dmio_io *io);
 /* Completion thread: split calls into pieces and run them; returns when
