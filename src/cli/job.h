@@ -129,7 +129,10 @@ void job_write(struct job *j, struct slot *s);
 /* After the source's read of s: narrow a failure to its sector and stop
  * the job there; cut s to the limit.  False when nothing of s is left. */
 bool job_source_ok(struct job *j, struct slot *s);
-/* Account for s's writes on each destination, narrowing failures. */
+/* An advance op: s's writes have completed, so it is done. */
+void job_writes_done(struct job *j, struct slot *s);
+/* A retire op: account for s's writes on each destination, narrowing
+ * failures. */
 void job_retire_writes(struct job *j, struct slot *s);
 /* Whether s's call k failed on its where[i]. */
 bool slot_call_failed(const struct slot *s, unsigned int k, unsigned int i);

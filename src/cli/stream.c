@@ -99,15 +99,9 @@ static void write_fill(struct job *j, struct slot *s)
 		slot_finish(s);
 }
 
-static void write_advance(struct job *j, struct slot *s)
-{
-	(void)j;
-	slot_finish(s);
-}
-
 const struct job_ops write_ops = {
 	.start = write_start,
 	.fill = write_fill,
-	.advance = write_advance,
+	.advance = job_writes_done,
 	.retire = job_retire_writes,
 };

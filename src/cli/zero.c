@@ -5,19 +5,8 @@
  */
 #include "job.h"
 
-static void zero_start(struct job *j, struct slot *s)
-{
-	job_write(j, s);
-}
-
-static void zero_advance(struct job *j, struct slot *s)
-{
-	(void)j;
-	slot_finish(s);
-}
-
 const struct job_ops zero_ops = {
-	.start = zero_start,
-	.advance = zero_advance,
+	.start = job_write,
+	.advance = job_writes_done,
 	.retire = job_retire_writes,
 };

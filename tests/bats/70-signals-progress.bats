@@ -17,10 +17,26 @@ finish() {
 	output=$(cat out)
 }
 
+# interrupted I CODE NAME: the run ended with CODE, region I interrupted
+# by NAME; its sectors_done in $done.
+interrupted() {
+	[ "$rc" = "$2" ] || fail "exit $rc, want $2: $(cat err)"
+	[ "$(json ".regions[$1].status")" = interrupted ]
+	[ "$(json ".regions[$1].error")" = "interrupted by $3" ]
+	done=$(json ".regions[$1].sectors_done")
+}
+
+# exactly DATA FILE SIZE: FILE (of SIZE bytes, zeroes before the run) holds
+# the first $done sectors of DATA, and nothing after them.
+exactly() {
+	cmp -n $((done * 512)) "$1" "$2"
+	cmp <(tail -c +$((done * 512 + 1)) "$2") <(head -c $(($3 - done * 512)) /dev/zero)
+}
+
 # interrupt_case SIG CODE NAME: a copy from a source whose reads past 2 MiB
 # wait at a gate, sent SIG once a read waits there (no sleeps).
 interrupt_case() {
-	local sig=$1 code=$2 name=$3
+	local sig=$1 code=$2 name=$3 done
 	head -c 16M /dev/urandom >src.img
 	gate_dev src
 	truncate -s 16M dst
@@ -31,15 +47,10 @@ interrupt_case() {
 	kill -"$sig" "$pid"
 	gate_open
 	finish
-	[ "$rc" = "$code" ] || fail "exit $rc, want $code: $(cat err)"
-	[ "$(json '.regions[1].status')" = interrupted ]
-	[ "$(json '.regions[1].error')" = "interrupted by $name" ]
-	local done
-	done=$(json '.regions[1].sectors_done')
+	interrupted 1 "$code" "$name"
 	[ "$done" -gt 0 ] && [ "$done" -lt 32768 ] || fail "sectors_done $done"
 	# What was reported done is on the destination, and nothing after it.
-	cmp -n $((done * 512)) src.img dst
-	cmp <(tail -c +$((done * 512 + 1)) dst) <(head -c $((16 * 1048576 - done * 512)) /dev/zero)
+	exactly src.img dst $((16 << 20))
 }
 
 @test "SIGINT mid-copy: drained, flushed, reported, exit 130" {
@@ -55,6 +66,7 @@ interrupt_case() {
 }
 
 @test "an interrupted write: exit 130, sectors_done is exactly what is on the destination" {
+	local done
 	truncate -s 4M dst
 	mkfifo in.fifo
 	"$DMIO" --json --chunk=64K write dst <in.fifo >out 2>err &
@@ -67,17 +79,13 @@ interrupt_case() {
 	kill -INT "$pid"
 	exec 7>&-
 	finish
-	[ "$rc" = 130 ] || fail "exit $rc: $(cat err)"
-	[ "$(json '.regions[0].status')" = interrupted ]
-	[ "$(json '.regions[0].error')" = "interrupted by Interrupt" ]
-	local done
-	done=$(json '.regions[0].sectors_done')
+	interrupted 0 130 Interrupt
 	[ "$done" -gt 0 ] && [ "$done" -le 2048 ] || fail "sectors_done $done"
-	cmp -n $((done * 512)) in.data dst
-	cmp <(tail -c +$((done * 512 + 1)) dst) <(head -c $((4 * 1048576 - done * 512)) /dev/zero)
+	exactly in.data dst $((4 << 20))
 }
 
 @test "an interrupted read: exit 130, sectors_done is exactly what reached the output" {
+	local done
 	img src 8M
 	mkfifo data.fifo
 	"$DMIO" --json --chunk=64K read src -o data.fifo >out 2>err &
@@ -89,10 +97,8 @@ interrupt_case() {
 	cat <&4 >>got
 	exec 4<&-
 	finish
-	[ "$rc" = 130 ] || fail "exit $rc: $(cat err)"
-	[ "$(json '.regions[0].status')" = interrupted ]
-	local done size
-	done=$(json '.regions[0].sectors_done')
+	interrupted 0 130 Interrupt
+	local size
 	size=$(stat -c %s got)
 	[ "$done" -ge 2048 ] && [ "$done" -lt 16384 ] || fail "sectors_done $done"
 	# The output holds the sectors reported, and at most a part of the next.

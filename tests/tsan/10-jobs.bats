@@ -46,45 +46,44 @@ prefix() {
 	cmp -n $((done * 512)) src.img "$1" || fail "$label: $1 differs within $done sectors"
 }
 
+# each_run SETUP AFTER ARGS...: with every engine and signal, SETUP, dmio
+# ARGS on the gate (gated), then check and AFTER.
+each_run() {
+	local setup=$1 after=$2 e sig
+	shift 2
+	for e in $ENGINES; do
+		for sig in $SIGNALS; do
+			label="$1 --engine=$e, $sig"
+			$setup
+			gated "$sig" --engine="$e" "$@"
+			check "$sig"
+			$after
+		done
+	done
+}
+
+new_dst() {
+	rm -f dst
+	truncate -s 4M dst
+}
+
 @test "copy: every engine, to the end and interrupted by SIGINT, SIGTERM and SIGHUP" {
 	head -c 4M /dev/urandom >src.img
 	gate_dev src
-	for e in $ENGINES; do
-		for sig in $SIGNALS; do
-			label="copy --engine=$e, $sig"
-			rm -f dst
-			truncate -s 4M dst
-			gated "$sig" --engine="$e" copy "$GATE_DEV" dst
-			check "$sig"
-			prefix dst
-		done
-	done
+	each_run new_dst "prefix dst" copy "$GATE_DEV" dst
 }
 
 @test "verify: every engine, to the end and interrupted by SIGINT, SIGTERM and SIGHUP" {
 	head -c 4M /dev/urandom >src.img
 	cp src.img dst
 	gate_dev src
-	for e in $ENGINES; do
-		for sig in $SIGNALS; do
-			label="verify --engine=$e, $sig"
-			gated "$sig" --engine="$e" verify "$GATE_DEV" dst
-			check "$sig"
-		done
-	done
+	each_run : : verify "$GATE_DEV" dst
 }
 
 @test "read: every engine, to the end and interrupted by SIGINT, SIGTERM and SIGHUP" {
 	head -c 4M /dev/urandom >src.img
 	gate_dev src
-	for e in $ENGINES; do
-		for sig in $SIGNALS; do
-			label="read --engine=$e, $sig"
-			gated "$sig" --engine="$e" read "$GATE_DEV" -o data
-			check "$sig"
-			prefix data
-		done
-	done
+	each_run : "prefix data" read "$GATE_DEV" -o data
 }
 
 @test "write: every engine, to the end and interrupted by SIGINT, SIGTERM and SIGHUP" {
@@ -92,8 +91,8 @@ prefix() {
 	for e in $ENGINES; do
 		for sig in $SIGNALS; do
 			label="write --engine=$e, $sig"
-			rm -f dst in.fifo
-			truncate -s 4M dst
+			new_dst
+			rm -f in.fifo
 			mkfifo in.fifo
 			"$DMIO" --json --chunk=64K --engine="$e" write dst <in.fifo >out 2>err &
 			pid=$!

@@ -177,6 +177,26 @@ static void fake_end(pthread_t t)
 	fake.batch = 3;
 }
 
+/* Fail I/O of direction rw on fd that touches sector (absolute). */
+static void fake_fail(int fd, int rw, uint64_t sector)
+{
+	fake.bad_fd = fd;
+	fake.bad_rw = rw;
+	fake.bad_sector = sector;
+}
+
+/* job_run() of o over r[0..n) through the fake engine, as set up; then
+ * the fake's settings go back to their defaults. */
+static int run_fake(const struct opts *o, struct region *r, unsigned int n,
+		    struct job_result *res)
+{
+	pthread_t t = fake_start();
+	int rc = job_run_with(o, r, n, res, fake_submit);
+
+	fake_end(t);
+	return rc;
+}
+
 /* ---- regions on image files ---- */
 
 static struct opts opts(enum op op)
@@ -273,12 +293,10 @@ static void test_chunks_out_of_order(void)
 	int rc;
 	struct region r[4];
 	unsigned int reads = 0, writes = 0;
-	pthread_t t = fake_start();
 
 	mirror_setup(r);
-	rc = job_run_with(&o, r, 4, &res, fake_submit);
+	rc = run_fake(&o, r, 4, &res);
 	REQUIRE(rc == 0, "job_run");
-	fake_end(t);
 	for (unsigned int i = 0; i < fake.calls; i++) {
 		uint64_t at = fake.log[i].sector;
 
@@ -307,16 +325,11 @@ static void test_bisect_write(void)
 	struct job_result res = { 0 };
 	int rc;
 	struct region r[4];
-	pthread_t t;
 
 	mirror_setup(r);
-	fake.bad_fd = r[2].dev.fd;
-	fake.bad_rw = DMIO_WRITE;
-	fake.bad_sector = 613;
-	t = fake_start();
-	rc = job_run_with(&o, r, 4, &res, fake_submit);
+	fake_fail(r[2].dev.fd, DMIO_WRITE, 613);
+	rc = run_fake(&o, r, 4, &res);
 	REQUIRE(rc == 0, "job_run");
-	fake_end(t);
 	CHECK(r[2].status == ST_ERROR && r[2].bad_sector == 613 && r[2].done == 613,
 	      "status %d at %llu, done %llu", r[2].status,
 	      (unsigned long long)r[2].bad_sector, (unsigned long long)r[2].done);
@@ -338,19 +351,14 @@ static void test_source_error_stops_in_order(void)
 	struct job_result res = { 0 };
 	int rc;
 	struct region r[4];
-	pthread_t t;
 
 	mirror_setup(r);
-	fake.bad_fd = r[0].dev.fd;
-	fake.bad_rw = DMIO_READ;
-	fake.bad_sector = 300;
+	fake_fail(r[0].dev.fd, DMIO_READ, 300);
 	fake.watch_fd = r[1].dev.fd;
 	fake.batch = 4;
 	fake.gap_us = 3000;
-	t = fake_start();
-	rc = job_run_with(&o, r, 4, &res, fake_submit);
+	rc = run_fake(&o, r, 4, &res);
 	REQUIRE(rc == 0, "job_run");
-	fake_end(t);
 	CHECK(res.read_error && r[0].status == ST_ERROR && r[0].bad_sector == 300,
 	      "source: status %d at %llu", r[0].status, (unsigned long long)r[0].bad_sector);
 	for (int i = 0; i < 4; i++)
@@ -370,7 +378,6 @@ static void test_verify(void)
 	int rc;
 	struct region r[4];
 	char x = 'x';
-	pthread_t t;
 
 	mirror_setup(r);
 	rc = job_run(&(struct opts){ .op = OP_COPY, .engine = o.engine, .chunk = 65536,
@@ -380,14 +387,10 @@ static void test_verify(void)
 		r[i].status = ST_PENDING, r[i].done = 0;
 	rc = (int)pwrite(r[3].dev.fd, &x, 1, (100 + 777) * 512 + 9);
 	REQUIRE(rc == 1, "pwrite");
-	fake.bad_fd = r[1].dev.fd;
-	fake.bad_rw = DMIO_READ;
-	fake.bad_sector = 8 + 450;
+	fake_fail(r[1].dev.fd, DMIO_READ, 8 + 450);
 	res = (struct job_result){ 0 };
-	t = fake_start();
-	rc = job_run_with(&o, r, 4, &res, fake_submit);
+	rc = run_fake(&o, r, 4, &res);
 	REQUIRE(rc == 0, "verify");
-	fake_end(t);
 	CHECK(r[1].status == ST_ERROR && r[1].bad_sector == 458 && r[1].done == 450,
 	      "d1: %d at %llu done %llu", r[1].status, (unsigned long long)r[1].bad_sector,
 	      (unsigned long long)r[1].done);
@@ -431,14 +434,11 @@ static void test_interrupt(void)
 	struct job_result res = { 0 };
 	int rc;
 	struct region r[4];
-	pthread_t t;
 
 	mirror_setup(r);
 	fake.signal_at = 6;
-	t = fake_start();
-	rc = job_run_with(&o, r, 4, &res, fake_submit);
+	rc = run_fake(&o, r, 4, &res);
 	REQUIRE(rc == 0, "job_run");
-	fake_end(t);
 	CHECK(res.interrupted && res.signal == SIGINT, "interrupted %d by %d",
 	      res.interrupted, res.signal);
 	CHECK(r[1].done < SECTORS && r[1].status == ST_INTERRUPTED, "done %llu",
