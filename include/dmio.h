@@ -123,7 +123,8 @@ int dmio_client_stats(struct dmio_client *client, struct dmio_stats *stats);
 enum dmio_mem_type { DMIO_MEM_PAGE_LIST, DMIO_MEM_BVEC, DMIO_MEM_VM };
 
 /* Per region detail: the first error seen and the sector where the failed
- * request began (the exact failing sector lies within max_io of it). */
+ * request began (the exact failing sector lies within max_io of it).
+ * ENODATA: the end of the file or device came before the region's. */
 struct dmio_result {
 	int error; /* 0 or a positive errno */
 	uint64_t error_sector;

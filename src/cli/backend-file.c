@@ -3,11 +3,14 @@
  * The file backend: block devices and regular files, opened as file
  * descriptors that libdmio does the I/O on.  Block devices opened for
  * writing are claimed with O_EXCL, so a mounted or otherwise held device is
- * refused (the kernel says EBUSY) unless the user forces it.
+ * refused (the kernel says EBUSY) unless the user forces it; regular files
+ * opened for writing are locked (flock), so that two writers refuse each
+ * other.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -31,6 +34,11 @@ static int file_open(struct dev *dev, const char *path, bool write, bool excl,
 	fd = open(path, flags);
 	if (fd < 0)
 		return -errno;
+	if (S_ISREG(st.st_mode) && excl && flock(fd, LOCK_EX | LOCK_NB)) {
+		r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		close(fd);
+		return r;
+	}
 	if (fstat(fd, &st))
 		goto fail;
 	*dev = (struct dev){ .ops = &file_backend, .fd = fd, .direct = direct,
@@ -38,14 +46,15 @@ static int file_open(struct dev *dev, const char *path, bool write, bool excl,
 			     .pbs = 512, .dio_align = 512 };
 	if (dev->is_blk) {
 		uint64_t size;
-		int lbs, pbs;
+		int lbs, pbs, ro;
 
 		if (ioctl(fd, BLKGETSIZE64, &size) || ioctl(fd, BLKSSZGET, &lbs) ||
-		    ioctl(fd, BLKPBSZGET, &pbs))
+		    ioctl(fd, BLKPBSZGET, &pbs) || ioctl(fd, BLKROGET, &ro))
 			goto fail;
 		dev->size = size;
 		dev->lbs = dev->dio_align = (unsigned int)lbs;
 		dev->pbs = (unsigned int)pbs;
+		dev->read_only = ro;
 		dev->id_dev = st.st_rdev;
 	} else {
 		dev->size = (uint64_t)st.st_size;
@@ -57,7 +66,12 @@ static int file_open(struct dev *dev, const char *path, bool write, bool excl,
 			if (stx.stx_dio_mem_align > dev->dio_align)
 				dev->dio_align = stx.stx_dio_mem_align;
 		}
+		/* Root may open what it cannot write: an immutable file, a
+		 * read-only mount (access() says EPERM, EROFS). */
+		dev->read_only = access(path, W_OK) != 0;
 	}
+	if (fd_extent(fd, &dev->ext))
+		goto fail;
 	return 0;
 fail:
 	r = -errno;

@@ -27,6 +27,7 @@
 #define DEPTH_MAX 1024u
 #define REQUEST_MAX DMIO_DEFAULT_MAX_IO	/* bytes per engine request the CLI asks for */
 #define ENGINE_DEPTH_MAX 1024u		/* engine requests in flight, at most */
+#define IN_FLIGHT_MAX (256u << 20)	/* bytes of chunk buffers, at most */
 
 enum exit_code {
 	EXIT_OK = 0,
@@ -62,9 +63,10 @@ struct dev;
 
 struct backend_ops {
 	const char *name;
-	/* Open path for reading or writing, claimed exclusively (a block
-	 * device: EBUSY when mounted or held); fill in fd, size, sector sizes
-	 * and identity.  Returns 0 or -errno. */
+	/* Open path for reading or writing, maybe claimed exclusively (a
+	 * block device with O_EXCL, EBUSY when mounted or held; a file with
+	 * flock, EBUSY when another holds it); fill in fd, size, sector
+	 * sizes, read_only, identity and extent.  Returns 0 or -errno. */
 	int (*open)(struct dev *dev, const char *path, bool write, bool excl,
 		    bool direct);
 	/* Make what was written durable: 0 or -errno. */
@@ -72,23 +74,57 @@ struct backend_ops {
 	void (*close)(struct dev *dev);
 };
 
+/* Where a device's bytes are: on a whole disk or a file, from byte start
+ * (a partition, a loop device's backing file). */
+struct extent {
+	bool is_blk;
+	dev_t dev;		/* the disk's st_rdev, or the file's st_dev */
+	ino_t ino;		/* the file's st_ino */
+	uint64_t born;		/* the file's birth time (ns), 0 where unknown */
+	uint64_t start;		/* bytes */
+};
+
 struct dev {
 	const struct backend_ops *ops;
 	int fd;
-	bool is_blk, direct;
+	bool shared;			/* fd is another region's, on the same device */
+	bool is_blk, direct, read_only;
 	uint64_t size;			/* bytes */
 	unsigned int lbs, pbs;		/* logical, physical sector size */
 	unsigned int dio_align;		/* O_DIRECT needs this alignment */
 	dev_t id_dev;			/* identity: st_rdev for a block */
 	ino_t id_ino;			/* device, else st_dev and st_ino */
+	struct extent ext;		/* where its bytes really are */
 };
 
 extern const struct backend_ops file_backend;
 
+/* ---- what the system knows of a device (sysdev.c) ---- */
+
+int fd_extent(int fd, struct extent *e);
+int path_extent(const char *path, struct extent *e);
+/* Byte ranges [astart, +alen) of a and [bstart, +blen) of b overlap. */
+bool extents_overlap(const struct extent *a, uint64_t astart, uint64_t alen,
+		     const struct extent *b, uint64_t bstart, uint64_t blen);
+/* Block device d or a partition of it is mounted: 0 no, 1 read-only, 2
+ * read-write; a mount point in where. */
+int dev_mounted(dev_t d, char *where, size_t len);
+/* Something holds d (device-mapper, md): its name in name. */
+bool dev_held(dev_t d, char *name, size_t len);
+/* What the device or file is, one word for a --map to know it again: a
+ * file's device, inode, birth time, offset and size; a disk's WWN or serial
+ * (else its number), offset and size. */
+void dev_identity(const struct dev *d, char *buf, size_t len);
+
 /* ---- regions (region.c): a spec, resolved, checked and opened ---- */
 
 enum role { ROLE_SOURCE, ROLE_DEST };
-enum status { ST_PENDING, ST_OK, ST_ERROR, ST_MISMATCH, ST_INTERRUPTED, ST_PLANNED };
+enum status {
+	ST_PENDING, ST_OK, ST_ERROR, ST_MISMATCH,
+	ST_INTERRUPTED,	/* a signal stopped the job */
+	ST_STOPPED,	/* something else did (job_result.stop) */
+	ST_PLANNED,	/* --dry-run */
+};
 
 struct region {
 	const char *text;	/* the spec as given */
@@ -115,20 +151,37 @@ static inline uint64_t region_block(const struct region *r)
 /* Resolve, check and open every region for op: 0, or -errno once it said
  * why, with nothing opened for writing. */
 int regions_prepare(const struct opts *o, struct region *r, unsigned int n);
+/* Whether the job writes r. */
+bool region_writes(const struct opts *o, const struct region *r);
+/* Open (claim.c) every device the regions name, once: 0, or -errno once
+ * it said why, with nothing left open. */
+int regions_open(const struct opts *o, struct region *r, unsigned int n);
 void regions_close(struct region *r, unsigned int n);
 /* r failed at sector (absolute) with errno err while doing what. */
 void region_fail(struct region *r, uint64_t sector, int err, const char *what);
 
 /* ---- the job (job.c; the pipeline and the job kinds in job.h) ---- */
 
+/* Why a job ended before the end of its regions. */
+enum stop {
+	STOP_NONE,	/* it did not (write: the input ended) */
+	STOP_SIGNAL,	/* interrupted by job_result.signal */
+	STOP_SOURCE,	/* the source failed */
+	STOP_DESTS,	/* every destination failed or differs */
+	STOP_INPUT,	/* write's input failed */
+	STOP_OUTPUT,	/* read's output failed */
+};
+
 struct job_result {
+	enum stop stop;		/* the first reason */
 	bool read_error;	/* the source failed */
 	bool stream_error;	/* the input, the output or the map failed */
-	bool interrupted;
-	int signal;
+	int signal;		/* a stop signal came */
 	unsigned long error_bits; /* bit i: destination i failed (I/O or flush) */
 	uint64_t bytes;
 	double seconds;
+	unsigned int chunks;	/* in flight at most, of chunk bytes */
+	uint64_t chunk;
 	struct dmio_stats stats; /* the engine's, for --verbose */
 };
 
@@ -172,9 +225,12 @@ double progress_due(void);
 
 /* ---- output (report.c, info.c) ---- */
 
-/* What libblkid finds on a device, for info. */
+/* What libblkid and the system say of a device, for info. */
 struct ident {
-	char *type, *uuid, *label;
+	char *type, *uuid, *label;	/* a filesystem's, or TYPE is the table's */
+	char *ptuuid;			/* a disk's partition table */
+	char *partuuid, *partlabel;	/* a partition's entry in it */
+	char *mountpoint, *holder;	/* it or a partition of it is mounted; held */
 };
 
 /* The status of every region, as a table or JSON: 0 or -errno. */
@@ -190,6 +246,11 @@ int info_run(const struct opts *o, struct region *r, unsigned int n);
 
 /* "dmio: " fmt, one line on stderr, control bytes shown as \xNN. */
 void warnmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The last message warnmsg() printed, without "dmio: ", or NULL. */
+const char *last_message(void);
+/* s, allocated, as valid UTF-8: each byte that is not is written \xNN
+ * (a backslash, x, two hex digits); NULL for NULL or out of memory. */
+char *utf8_safe(const char *s);
 double now_seconds(void);
 
 #endif

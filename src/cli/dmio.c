@@ -5,6 +5,8 @@
  * exit codes; the work is in region.c, job.c and report.c.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
 #include <popt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -39,12 +41,14 @@ static const char usage_text[] =
 	"                          it, else libaio (the default)\n"
 	"     --engine=NAME        exactly this engine: uring, aio (libaio) or sync\n"
 	"     --buffer=TYPE        dm-io buffer type: vm (default), pages or bvec\n"
-	"     --chunk=SIZE         bytes per I/O chunk (default 1M; a multiple of 4K)\n"
-	"     --queue-depth=N      chunks in flight (default 8)\n"
+	"     --chunk=SIZE         bytes per I/O chunk (default 1M; a multiple of 4K\n"
+	"                          up to 64M)\n"
+	"     --queue-depth=N      chunks in flight (default 8; chunk x depth at most\n"
+	"                          256M)\n"
 	"     --direct             O_DIRECT on every region; refuse unaligned ones\n"
 	"     --no-direct          never O_DIRECT (default: where aligned)\n"
-	" -i, --input=FILE         write: read the data from FILE, not stdin\n"
-	" -o, --output=FILE        read: write the data to FILE, not stdout\n"
+	" -i, --input=FILE         write: read the data from FILE, not stdin (-: stdin)\n"
+	" -o, --output=FILE        read: write the data to FILE, not stdout (-: stdout)\n"
 	"     --map=FILE           copy: record progress per destination in FILE;\n"
 	"                          run again with it to copy only what is missing\n"
 	"     --progress           show progress on stderr\n"
@@ -52,15 +56,44 @@ static const char usage_text[] =
 	"     --force              write to block devices in use\n"
 	" -n, --dry-run            resolve, check and print the plan; touch nothing\n"
 	"     --no-flush           skip the final fdatasync of each destination\n"
-	" -q, --quiet              print nothing on success\n"
+	" -q, --quiet              no status table on success (--json still prints)\n"
 	" -v, --verbose            say more\n"
 	" -h, --help               display this help\n"
 	" -V, --version            display version\n"
+	"\n"
+	"Sizes are bytes, with an optional K, M, G or T (also KB, KiB...: powers of\n"
+	"1024).  DMIO_ENGINE and DMIO_QUEUE_DEPTH set the defaults of --engine and\n"
+	"--queue-depth.\n"
 	"\n"
 	"Exit status: 0 success, 1 verify found differences, 2 usage error or\n"
 	"refused input (nothing written), 3 I/O error, 128+N interrupted by signal N.\n"
 	"\n"
 	"For more details see dmio(1).\n";
+
+static bool json;		/* --json, seen before the options are parsed */
+static const char *command;	/* the command as given, for a refusal's JSON */
+
+/* A refusal or a failure before the job: with --json, one document that
+ * says what and the exit status.  Returns rc. */
+static int refused(int rc)
+{
+	json_object *doc;
+	char *msg;
+
+	if (!json)
+		return rc;
+	doc = json_object_new_object();
+	msg = utf8_safe(last_message());
+	json_object_object_add(doc, "operation", command ? json_object_new_string(command) : NULL);
+	json_object_object_add(doc, "error", msg ? json_object_new_string(msg) : NULL);
+	json_object_object_add(doc, "exit_code", json_object_new_int(rc));
+	printf("%s\n", json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
+							JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(doc);
+	free(msg);
+	fflush(stdout);
+	return rc;
+}
 
 static void __attribute__((noreturn, format(printf, 1, 2))) errtryhelp(const char *fmt, ...)
 {
@@ -74,19 +107,19 @@ static void __attribute__((noreturn, format(printf, 1, 2))) errtryhelp(const cha
 	warnmsg("%s", msg ? msg : "out of memory");
 	free(msg);
 	fprintf(stderr, "Try '%s --help' for more information.\n", PROG);
-	exit(EXIT_USAGE);
+	exit(refused(EXIT_USAGE));
 }
 
 /* ---- parse or die, as util-linux's strtou32_or_err() ---- */
 
 static uint64_t size_or_err(const char *s, const char *opt)
 {
-	uint64_t sectors;
-	const char *err = parse_sectors(s, &sectors);
+	uint64_t bytes;
+	const char *err = parse_bytes(s, &bytes);
 
 	if (err)
 		errtryhelp("%s: '%s': %s", opt, s, err);
-	return sectors << DMIO_SECTOR_SHIFT;
+	return bytes;
 }
 
 static unsigned int u32_or_err(const char *s, const char *opt, unsigned int min,
@@ -116,33 +149,60 @@ static unsigned int word_or_err(const char *s, const char *opt,
 
 enum { OPT_SYNC = 1, OPT_ASYNC, OPT_DIRECT, OPT_NO_DIRECT, OPT_HELP, OPT_VERSION };
 
+static const char *const engines[] = { "uring", "aio", "sync", NULL };
+
+/* Set *v to val for option opt, unless an earlier option set it to
+ * something else; *by names the option that set it. */
+static void set_once(const char **v, const char *val, const char **by, const char *opt)
+{
+	if (*by && *v != val && (!*v || !val || strcmp(*v, val)))
+		errtryhelp("%s and %s: conflicting options", *by, opt);
+	*v = val;
+	*by = opt;
+}
+
+/* The defaults that the environment sets. */
+static void parse_environment(struct opts *o)
+{
+	const char *e = getenv("DMIO_ENGINE"), *d = getenv("DMIO_QUEUE_DEPTH");
+
+	if (e && *e)
+		o->engine = engines[word_or_err(e, "DMIO_ENGINE", engines, "uring, aio or sync")];
+	if (d && *d)
+		o->depth = u32_or_err(d, "DMIO_QUEUE_DEPTH", 1, DEPTH_MAX);
+}
+
 static void parse_options(poptContext pc, struct opts *o, char **v)
 {
-	static const char *const engines[] = { "uring", "aio", "sync", NULL };
 	static const char *const buffers[] = { "vm", "pages", "bvec", NULL };
+	const char *engine_by = NULL, *direct_by = NULL, *direct = NULL;
 	int c;
 
 	while ((c = poptGetNextOpt(pc)) > 0) {
 		switch (c) {
-		case OPT_SYNC: o->engine = "sync"; break;
-		case OPT_ASYNC: o->engine = NULL; break;
-		case OPT_DIRECT: o->direct = DIRECT_ON; break;
-		case OPT_NO_DIRECT: o->direct = DIRECT_OFF; break;
+		case OPT_SYNC: set_once(&o->engine, "sync", &engine_by, "--sync"); break;
+		case OPT_ASYNC: set_once(&o->engine, NULL, &engine_by, "--async"); break;
+		case OPT_DIRECT: set_once(&direct, "on", &direct_by, "--direct"); break;
+		case OPT_NO_DIRECT: set_once(&direct, "off", &direct_by, "--no-direct"); break;
 		case OPT_HELP: fputs(usage_text, stdout); exit(EXIT_OK);
 		case OPT_VERSION: printf("%s %s\n", PROG, DMIO_VERSION); exit(EXIT_OK);
 		}
 	}
 	if (c < -1)
 		errtryhelp("%s: %s", poptBadOption(pc, POPT_BADOPTION_NOALIAS), poptStrerror(c));
+	if (direct)
+		o->direct = !strcmp(direct, "on") ? DIRECT_ON : DIRECT_OFF;
 	if (v[0])
-		o->engine = engines[word_or_err(v[0], "--engine", engines, "uring, aio or sync")];
+		set_once(&o->engine, engines[word_or_err(v[0], "--engine", engines,
+							"uring, aio or sync")],
+			 &engine_by, "--engine");
 	if (v[1])
 		o->buffer = (enum buffer_type)word_or_err(v[1], "--buffer", buffers,
 							 "vm, pages or bvec");
 	if (v[2]) {
 		o->chunk = size_or_err(v[2], "--chunk");
 		if (!o->chunk || o->chunk % DMIO_PAGE_SIZE || o->chunk > CHUNK_MAX)
-			errtryhelp("--chunk: '%s': must be a multiple of 4K from 4K to %uM",
+			errtryhelp("--chunk: '%s': not a multiple of 4K from 4K to %uM",
 				   v[2], CHUNK_MAX >> 20);
 	}
 	if (v[3])
@@ -160,6 +220,7 @@ static void parse_command(const char *cmd, struct opts *o)
 			o->op = (enum op)c;
 	if (o->op == OP_COUNT)
 		errtryhelp("unknown command '%s'", cmd);
+	command = cmd;
 	if (o->input && o->op != OP_WRITE)
 		errtryhelp("--input is for write only");
 	if (o->output && o->op != OP_READ)
@@ -197,7 +258,7 @@ static struct region *regions_new(const struct opts *o, const char **args,
 	if (n > max) {
 		warnmsg("%s: %u destinations; at most %zu", op_names[o->op],
 			n - has_source(o), DMIO_MAX_REGIONS);
-		exit(EXIT_USAGE);
+		exit(refused(EXIT_USAGE));
 	}
 	r = calloc(n, sizeof(*r));
 	for (unsigned int i = 0; r && i < n; i++) {
@@ -223,9 +284,32 @@ static int job_status(const struct region *r, unsigned int n,
 	}
 	if (res->read_error || res->stream_error)
 		rc = EXIT_IOERR;
-	if (res->interrupted)
+	if (res->stop == STOP_SIGNAL)
 		rc = EXIT_SIGNAL + res->signal;
 	return rc;
+}
+
+/* The report said: a report that cannot be written fails the run. */
+static int reported(int rc, int err)
+{
+	if (!err)
+		return rc;
+	warnmsg("cannot write the report: %s", strerror(-err));
+	return rc == EXIT_OK ? EXIT_IOERR : rc;
+}
+
+/* Memory is chunk x buffers: the queue depth, or a verify's buffer per
+ * region when that is more. */
+static void check_memory(const struct opts *o, unsigned int n)
+{
+	uint64_t bufs = o->depth;
+
+	if (o->op == OP_VERIFY && n > bufs)
+		bufs = n;
+	if (o->chunk * bufs > IN_FLIGHT_MAX)
+		errtryhelp("--chunk=%lluK x %llu buffers in flight: more than %uM",
+			   (unsigned long long)o->chunk >> 10, (unsigned long long)bufs,
+			   IN_FLIGHT_MAX >> 20);
 }
 
 static int run(const struct opts *o, struct region *r, unsigned int n)
@@ -234,26 +318,36 @@ static int run(const struct opts *o, struct region *r, unsigned int n)
 	int err, rc;
 
 	if (regions_prepare(o, r, n))
-		return EXIT_USAGE;
+		return refused(EXIT_USAGE);
 	if (o->verbose)
 		for (unsigned int i = 0; i < n; i++)
 			warnmsg("%s -> %s, sectors %llu+%llu, %s", r[i].text, r[i].path,
 				(unsigned long long)r[i].sector, (unsigned long long)r[i].count,
 				r[i].dev.direct ? "O_DIRECT" : "buffered");
 	if (o->op == OP_INFO)
-		return info_run(o, r, n) ? EXIT_IOERR : EXIT_OK;
+		return reported(EXIT_OK, info_run(o, r, n));
 	if (o->dry_run) {
 		for (unsigned int i = 0; i < n; i++)
 			r[i].status = ST_PLANNED;
-		return report(o, r, n, &res) ? EXIT_IOERR : EXIT_OK;
+		return reported(EXIT_OK, report(o, r, n, &res));
 	}
 	err = job_run(o, r, n, &res);
 	if (err)
-		return err == -EINVAL ? EXIT_USAGE : EXIT_IOERR;
+		return refused(err == -EINVAL ? EXIT_USAGE : EXIT_IOERR);
 	rc = job_status(r, n, &res);
-	if (rc != EXIT_OK || !o->quiet)
-		report(o, r, n, &res);
+	if (rc != EXIT_OK || !o->quiet || o->json)
+		rc = reported(rc, report(o, r, n, &res));
 	return rc;
+}
+
+/* fds 0, 1 and 2 are open (on /dev/null if they were not) before anything
+ * else is, so that no device or file opened later can become one of them. */
+static void std_fds(void)
+{
+	for (int fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF &&
+		    open("/dev/null", fd ? O_WRONLY : O_RDONLY) != fd)
+			exit(EXIT_IOERR);
 }
 
 int main(int argc, const char **argv)
@@ -261,8 +355,7 @@ int main(int argc, const char **argv)
 	struct opts o = { .chunk = CHUNK_DEFAULT, .depth = DEPTH_DEFAULT };
 	char *v[4] = { NULL }; /* --engine, --buffer, --chunk, --queue-depth */
 	char *input = NULL, *output = NULL, *map = NULL;
-	int progress = 0, json = 0, force = 0, dry_run = 0, no_flush = 0, quiet = 0,
-	    verbose = 0;
+	int progress = 0, force = 0, dry_run = 0, no_flush = 0, quiet = 0, verbose = 0;
 	struct poptOption table[] = {
 		{ "sync", 0, POPT_ARG_NONE, NULL, OPT_SYNC, NULL, NULL },
 		{ "async", 0, POPT_ARG_NONE, NULL, OPT_ASYNC, NULL, NULL },
@@ -276,7 +369,7 @@ int main(int argc, const char **argv)
 		{ "output", 'o', POPT_ARG_STRING, &output, 0, NULL, NULL },
 		{ "map", 0, POPT_ARG_STRING, &map, 0, NULL, NULL },
 		{ "progress", 0, POPT_ARG_NONE, &progress, 0, NULL, NULL },
-		{ "json", 0, POPT_ARG_NONE, &json, 0, NULL, NULL },
+		{ "json", 0, POPT_ARG_NONE, NULL, 0, NULL, NULL },
 		{ "force", 0, POPT_ARG_NONE, &force, 0, NULL, NULL },
 		{ "dry-run", 'n', POPT_ARG_NONE, &dry_run, 0, NULL, NULL },
 		{ "no-flush", 0, POPT_ARG_NONE, &no_flush, 0, NULL, NULL },
@@ -286,11 +379,17 @@ int main(int argc, const char **argv)
 		{ "version", 'V', POPT_ARG_NONE, NULL, OPT_VERSION, NULL, NULL },
 		POPT_TABLEEND
 	};
-	poptContext pc = poptGetContext(PROG, argc, argv, table, 0);
+	poptContext pc;
 	struct region *r;
 	unsigned int n;
 	int rc;
 
+	std_fds();
+	/* Seen first, so that a refusal of any option is JSON too. */
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+		json |= !strcmp(argv[i], "--json");
+	pc = poptGetContext(PROG, argc, argv, table, 0);
+	parse_environment(&o);
 	parse_options(pc, &o, v);
 	o.progress = progress, o.json = json, o.force = force, o.dry_run = dry_run;
 	o.no_flush = no_flush, o.quiet = quiet, o.verbose = verbose;
@@ -299,8 +398,9 @@ int main(int argc, const char **argv)
 	r = regions_new(&o, poptGetArgs(pc), &n);
 	if (!r) {
 		warnmsg("out of memory");
-		return EXIT_IOERR;
+		return refused(EXIT_IOERR);
 	}
+	check_memory(&o, n);
 	signals_init();
 	rc = run(&o, r, n);
 	regions_close(r, n);

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * dmio info: what each spec resolves to.  Sizes come from the open device;
- * TYPE, UUID and LABEL from a libblkid probe of it, where it finds them.
+ * dmio info: what each spec resolves to.  Sizes and read-only come from the
+ * open device; TYPE, UUID and LABEL (a filesystem's), PTUUID (a disk's
+ * partition table), PARTUUID and PARTLABEL (a partition's entry) from a
+ * libblkid probe of it, where it finds them; mounts and holders from the
+ * system (sysdev.c).
  */
 #include <blkid.h>
 #include <errno.h>
@@ -10,27 +13,39 @@
 
 #include "cli.h"
 
-static void probe(const char *path, struct ident *id)
+static char *value(blkid_probe pr, const char *name)
 {
-	blkid_probe pr = blkid_new_probe_from_filename(path);
 	const char *v;
 
+	return blkid_probe_lookup_value(pr, name, &v, NULL) ? NULL : strdup(v);
+}
+
+static void probe(const struct region *r, struct ident *id)
+{
+	blkid_probe pr = blkid_new_probe_from_filename(r->path);
+	char buf[4096];
+
 	*id = (struct ident){ 0 };
+	if (r->dev.is_blk && dev_mounted(r->dev.id_dev, buf, sizeof(buf)))
+		id->mountpoint = strdup(buf);
+	if (r->dev.is_blk && dev_held(r->dev.id_dev, buf, sizeof(buf)))
+		id->holder = strdup(buf);
 	if (!pr)
 		return;
 	blkid_probe_enable_superblocks(pr, 1);
 	blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_TYPE | BLKID_SUBLKS_UUID |
 						      BLKID_SUBLKS_LABEL);
 	blkid_probe_enable_partitions(pr, 1);
+	blkid_probe_set_partitions_flags(pr, BLKID_PARTS_ENTRY_DETAILS);
 	if (!blkid_do_safeprobe(pr)) {
-		if (!blkid_probe_lookup_value(pr, "TYPE", &v, NULL) ||
-		    !blkid_probe_lookup_value(pr, "PTTYPE", &v, NULL))
-			id->type = strdup(v);
-		if (!blkid_probe_lookup_value(pr, "UUID", &v, NULL) ||
-		    !blkid_probe_lookup_value(pr, "PTUUID", &v, NULL))
-			id->uuid = strdup(v);
-		if (!blkid_probe_lookup_value(pr, "LABEL", &v, NULL))
-			id->label = strdup(v);
+		id->type = value(pr, "TYPE");
+		if (!id->type)
+			id->type = value(pr, "PTTYPE");
+		id->uuid = value(pr, "UUID");
+		id->label = value(pr, "LABEL");
+		id->ptuuid = value(pr, "PTUUID");
+		id->partuuid = value(pr, "PART_ENTRY_UUID");
+		id->partlabel = value(pr, "PART_ENTRY_NAME");
 	}
 	blkid_free_probe(pr);
 }
@@ -43,10 +58,14 @@ int info_run(const struct opts *o, struct region *r, unsigned int n)
 	if (!ids)
 		return -ENOMEM;
 	for (unsigned int i = 0; i < n; i++)
-		probe(r[i].path, &ids[i]);
+		probe(&r[i], &ids[i]);
 	err = report_info(o, r, n, ids);
-	for (unsigned int i = 0; i < n; i++)
-		free(ids[i].type), free(ids[i].uuid), free(ids[i].label);
+	for (unsigned int i = 0; i < n; i++) {
+		struct ident *id = &ids[i];
+
+		free(id->type), free(id->uuid), free(id->label), free(id->ptuuid);
+		free(id->partuuid), free(id->partlabel), free(id->mountpoint), free(id->holder);
+	}
 	free(ids);
 	return err;
 }

@@ -56,43 +56,6 @@ static int job_resume(struct job *j, struct region *r, unsigned int n,
 	return 0;
 }
 
-/* Open write's input or read's output: 0, or -EINVAL once said why. */
-static int job_streams(struct job *j)
-{
-	const struct opts *o = j->o;
-	const char *path = o->op == OP_WRITE ? o->input : o->output;
-	int fd;
-
-	if (o->op != OP_WRITE && o->op != OP_READ)
-		return 0;
-	if (!path)
-		fd = o->op == OP_WRITE ? 0 : 1;
-	else if (o->op == OP_WRITE)
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-	else
-		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-	if (fd < 0) {
-		warnmsg("%s: cannot open: %s", path, strerror(errno));
-		return -EINVAL;
-	}
-	if (o->op == OP_WRITE)
-		j->infd = fd;
-	else
-		j->outfd = fd;
-	return 0;
-}
-
-static void job_close_streams(struct job *j)
-{
-	if (j->outfd > 1 && close(j->outfd) && !j->res->stream_error) {
-		warnmsg("%s: write error: %s", j->o->output, strerror(errno));
-		j->res->stream_error = true;
-	}
-	if (j->infd > 0)
-		close(j->infd);
-	j->infd = j->outfd = -1;
-}
-
 /* Success is reported only for what is on the device. */
 static void job_flush(struct job *j)
 {
@@ -115,11 +78,30 @@ static void finish_status(struct job *j, struct region *r)
 	if (r->status != ST_PENDING)
 		return;
 	/* Write destinations larger than the input are done at its end. */
-	if (r->done == r->count || (j->o->op == OP_WRITE && !j->res->interrupted &&
-				     !j->res->stream_error))
+	if (r->done == r->count || (j->o->op == OP_WRITE && j->res->stop == STOP_NONE))
 		r->status = ST_OK;
 	else
-		r->status = ST_INTERRUPTED;
+		r->status = j->res->stop == STOP_SIGNAL ? ST_INTERRUPTED : ST_STOPPED;
+}
+
+/* The pipeline's run, with progress, and the destinations flushed. */
+static void job_go(struct job *j)
+{
+	uint64_t first = j->progress;
+
+	progress_init(j->o, j->total << DMIO_SECTOR_SHIFT);
+	pipeline_run(j);
+	progress_update(j->progress << DMIO_SECTOR_SHIFT, true);
+	job_flush(j);
+	if (j->o->op == OP_WRITE && j->res->stop == STOP_NONE)
+		stream_input_left(j);
+	stream_close(j);
+	if (j->resume_map)
+		job_checkpoint(j, true);
+	j->res->bytes = (j->progress - first) << DMIO_SECTOR_SHIFT;
+	j->res->chunks = j->nslots;
+	j->res->chunk = j->chunk << DMIO_SECTOR_SHIFT;
+	dmio_client_stats(j->client, &j->res->stats);
 }
 
 int job_run(const struct opts *o, struct region *r, unsigned int n,
@@ -135,37 +117,33 @@ int job_run_with(const struct opts *o, struct region *r, unsigned int n,
 			 .infd = -1, .outfd = -1, .wake_fd = -1 };
 	struct map map;
 	double t0 = now_seconds();
-	uint64_t first;
 	int err;
 
 	job_regions(&j, r, n);
 	err = o->map ? job_resume(&j, r, n, &map) : 0;
 	if (!err)
-		err = job_streams(&j);
-	if (!err) {
+		err = stream_open(&j);
+	if (err == -EINTR) {
+		/* A signal while it waited for its input or output. */
+		res->stop = STOP_SIGNAL;
+		res->signal = signal_stop();
+		err = 0;
+	} else if (!err) {
 		err = pipeline_init(&j);
 		if (err)
 			warnmsg("cannot set up the I/O: %s", strerror(-err));
+		else
+			job_go(&j);
 	}
 	if (err)
 		goto out;
-	first = j.progress;
-	progress_init(o, j.total << DMIO_SECTOR_SHIFT);
-	pipeline_run(&j);
-	progress_update(j.progress << DMIO_SECTOR_SHIFT, true);
-	job_flush(&j);
-	job_close_streams(&j);
-	if (j.resume_map)
-		job_checkpoint(&j, true);
 	if (j.src)
 		finish_status(&j, j.src);
 	for (unsigned int i = 0; i < j.ndst; i++)
 		finish_status(&j, &j.dst[i]);
-	res->bytes = (j.progress - first) << DMIO_SECTOR_SHIFT;
 	res->seconds = now_seconds() - t0;
-	dmio_client_stats(j.client, &res->stats);
 out:
-	job_close_streams(&j);
+	stream_close(&j);
 	pipeline_free(&j);
 	if (j.resume_map)
 		map_free(j.resume_map);

@@ -113,6 +113,7 @@ struct job {
 	pthread_mutex_t done_lock;
 	struct slot *done;		/* slots whose calls completed */
 	int infd, outfd;		/* write's input, read's output */
+	bool input_ended;		/* write: the input reached its end */
 	struct job_result *res;
 	struct map *resume_map;		/* copy --map */
 	double map_last;		/* when it was last written */
@@ -145,8 +146,9 @@ bool slot_call_failed(const struct slot *s, unsigned int k, unsigned int i);
 uint64_t job_failed_at(struct job *j, struct region *r, int rw, char *mem,
 		       uint64_t first, uint64_t end, const struct dmio_result *res,
 		       int *err);
-/* Nothing at or past sector off (from the start) is done any more. */
-void job_stop_at(struct job *j, uint64_t off);
+/* Nothing at or past sector off (from the start) is done any more, for
+ * reason (the first one stays). */
+void job_stop_at(struct job *j, uint64_t off, enum stop reason);
 /* Destination i failed at sector (absolute): its status and error bit. */
 void job_dest_failed(struct job *j, unsigned int i, uint64_t sector, int err,
 		     const char *what);
@@ -162,6 +164,19 @@ unsigned int active_dests(const struct job *j);
 /* The part of s that falls in d (write and zero destinations may differ
  * in size), in sectors. */
 uint64_t dest_len(const struct region *d, const struct slot *s);
+
+/* ---- read's output, write's input (stream.c) ---- */
+
+/* Open j->infd or j->outfd as the options say ("-" or none: stdin,
+ * stdout): 0; -EINVAL, said why, when it is refused (a region's own file
+ * or device, a directory, a block device in use); -EINTR when a signal
+ * came while it waited (a FIFO). */
+int stream_open(struct job *j);
+/* Close them; a failed close of the output is a write error. */
+void stream_close(struct job *j);
+/* write filled every destination: is there input left?  An error, said
+ * with how much (a file) or at least how much (anything else). */
+void stream_input_left(struct job *j);
 
 /* ---- the chunk buffers (buffer.c) ---- */
 

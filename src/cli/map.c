@@ -72,24 +72,29 @@ static unsigned int words(char *line, char **w, unsigned int max)
 
 static const char *parse_line(char *line, struct map *m)
 {
-	char *w[5];
-	unsigned int n = words(line, w, 5);
+	char *w[6];
+	unsigned int n = words(line, w, 6);
 	uint64_t a, b, c;
 
 	if (!strcmp(w[0], "source") || !strcmp(w[0], "destination")) {
 		bool src = w[0][0] == 's';
 		struct map_region *r = src ? &m->src : &m->dst[m->ndst];
 
-		if (n != 4 || !number(w[2], &a) || !number(w[3], &b) || b > SPEC_MAX_SECTORS - a)
-			return "expected: source|destination PATH SECTOR COUNT";
+		if (n != (m->version > 1 ? 5u : 4u) || !number(w[2], &a) || !number(w[3], &b) ||
+		    b > SPEC_MAX_SECTORS - a)
+			return m->version > 1 ? "expected: source|destination PATH SECTOR COUNT ID"
+					      : "expected: source|destination PATH SECTOR COUNT";
 		if (src ? m->src.path != NULL : !m->src.path)
 			return src ? "a second source" : "a destination before the source";
 		if (!src && m->ndst >= MAP_MAX_DESTS)
 			return "too many destinations";
 		if (!*w[1] || !unescape(w[1]))
 			return "a bad path";
+		if (m->version > 1 && (!*w[4] || !unescape(w[4])))
+			return "a bad identity";
 		r->path = strdup(w[1]);
-		if (!r->path)
+		r->id = m->version > 1 ? strdup(w[4]) : NULL;
+		if (!r->path || (m->version > 1 && !r->id))
 			return "out of memory";
 		r->sector = a;
 		r->count = b;
@@ -132,9 +137,10 @@ const char *map_parse(const char *text, size_t len, struct map *m, unsigned int 
 	for (; *line; line = next, ++*lineno) {
 		next = strchr(line, '\n');
 		*next++ = 0;
-		if (*lineno == 1)
-			err = strcmp(line, MAP_MAGIC) ? "not a dmio map, version 1" : NULL;
-		else
+		if (*lineno == 1) {
+			m->version = !strcmp(line, MAP_MAGIC) ? 2 : !strcmp(line, MAP_MAGIC_1) ? 1 : 0;
+			err = m->version ? NULL : "not a dmio map, version 1 or 2";
+		} else
 			err = parse_line(line, m);
 		if (err)
 			goto out;
@@ -149,8 +155,10 @@ out:
 void map_free(struct map *m)
 {
 	free(m->src.path);
+	free(m->src.id);
 	for (unsigned int i = 0; i < m->ndst; i++) {
 		free(m->dst[i].path);
+		free(m->dst[i].id);
 		free(m->dst[i].done);
 		free(m->dst[i].failed);
 	}
@@ -190,8 +198,10 @@ static void put_region(FILE *f, const char *kind, const struct map_region *r)
 {
 	fprintf(f, "%s ", kind);
 	put_path(f, r->path);
-	fprintf(f, " %llu %llu\n", (unsigned long long)r->sector,
+	fprintf(f, " %llu %llu ", (unsigned long long)r->sector,
 		(unsigned long long)r->count);
+	put_path(f, r->id ? r->id : "-");
+	fputc('\n', f);
 }
 
 int map_write(const char *path, const struct map *m)

@@ -3,14 +3,16 @@
  * Resumable copy maps (--map): which sectors each destination of a copy has
  * durably completed, and where it failed.  Text, versioned:
  *
- *   dmio-map 1
- *   source PATH SECTOR COUNT
- *   destination PATH SECTOR COUNT        one per destination, in order
+ *   dmio-map 2
+ *   source PATH SECTOR COUNT ID
+ *   destination PATH SECTOR COUNT ID     one per destination, in order
  *   done I START COUNT                   sectors [START, START+COUNT) of
  *   failed I START COUNT                 destination I's region
  *
  * PATH has backslash, whitespace and control bytes written as \ooo (octal),
- * as /proc/self/mounts does.  The parser is pure, for tests and fuzzing.
+ * as /proc/self/mounts does; ID is what the device or file was (see
+ * dev_identity()).  Version 1 maps, without ID, are read too.  The parser
+ * is pure, for tests and fuzzing.
  */
 #ifndef DMIO_MAP_H
 #define DMIO_MAP_H
@@ -19,7 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MAP_MAGIC "dmio-map 1"
+#define MAP_MAGIC "dmio-map 2"
+#define MAP_MAGIC_1 "dmio-map 1"
 #define MAP_MAX_RANGES 4096	/* per destination and kind */
 #define MAP_MAX_DESTS 64
 
@@ -29,12 +32,14 @@ struct map_range {
 
 struct map_region {
 	char *path;
+	char *id;		/* NULL in a version 1 map */
 	uint64_t sector, count;
 	struct map_range *done, *failed;
 	unsigned int ndone, nfailed;
 };
 
 struct map {
+	unsigned int version;
 	struct map_region src;
 	struct map_region dst[MAP_MAX_DESTS];
 	unsigned int ndst;

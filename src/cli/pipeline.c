@@ -188,10 +188,14 @@ void job_writes_done(struct job *j, struct slot *s)
 	slot_finish(s);
 }
 
-void job_stop_at(struct job *j, uint64_t off)
+void job_stop_at(struct job *j, uint64_t off, enum stop reason)
 {
 	if (off < j->limit)
 		j->limit = off;
+	if (j->res->stop == STOP_NONE)
+		j->res->stop = reason;
+	if (reason == STOP_SIGNAL && !j->res->signal)
+		j->res->signal = signal_stop();
 }
 
 void job_dest_failed(struct job *j, unsigned int i, uint64_t sector, int err,
@@ -214,11 +218,13 @@ static int redo(struct job *j, struct region *r, int rw, char *mem,
 		.mem.vma = mem + ((from - first) << DMIO_SECTOR_SHIFT),
 	};
 	struct dmio_result res = { 0 };
+	int e;
 
 	req.results = &res;
-	if (!j->submit(&req, 1, &where, NULL))
-		return 0;
-	return res.error ? res.error : EIO;
+	e = j->submit(&req, 1, &where, NULL);
+	if (e && e != -EIO)
+		return -e; /* refused: an argument, never an I/O error */
+	return e ? res.error : 0;
 }
 
 /* Redo sectors [from, end) of r by halves down to one block: the first
@@ -267,7 +273,7 @@ bool job_source_ok(struct job *j, struct slot *s)
 		if (bad != UINT64_MAX) {
 			region_fail(src, bad, err, "read");
 			j->res->read_error = true;
-			job_stop_at(j, bad - src->sector);
+			job_stop_at(j, bad - src->sector, STOP_SOURCE);
 		}
 	}
 	if (s->off + s->len > j->limit)
@@ -410,7 +416,7 @@ static bool retire_slots(struct job *j)
 				j->ops->retire(j, s);
 			/* Every destination failed or differs: stop after s. */
 			if (j->ndst && !active_dests(j))
-				job_stop_at(j, s->off + s->len);
+				job_stop_at(j, s->off + s->len, STOP_DESTS);
 			if (s->off < j->limit)
 				j->progress = s->off + s->len < j->limit ? s->off + s->len
 									 : j->limit;
@@ -432,7 +438,6 @@ static void interrupt(struct job *j, int sig)
 {
 	uint64_t at = j->next;
 
-	j->res->interrupted = true;
 	j->res->signal = sig;
 	for (unsigned int i = 0; i < j->used; i++) {
 		struct slot *s = slot_at(j, i);
@@ -440,7 +445,7 @@ static void interrupt(struct job *j, int sig)
 		if (!s->wrote && s->state != SLOT_DONE && s->off < at)
 			at = s->off;
 	}
-	job_stop_at(j, at);
+	job_stop_at(j, at, STOP_SIGNAL);
 }
 
 /* Milliseconds until the loop has something to do unprompted: -1, never. */
@@ -483,7 +488,7 @@ void pipeline_run(struct job *j)
 		int sig = signal_stop();
 		bool moved;
 
-		if (sig && !j->res->interrupted)
+		if (sig && !j->res->signal)
 			interrupt(j, sig);
 		moved = take_done(j);
 		moved |= start_chunks(j);

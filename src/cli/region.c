@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * From specs to open regions: parse, resolve (libblkid for tags), look at
- * each device read-only, check every refusal of the contract, and only then
- * open for writing.  A refusal names the spec and the reason; nothing has
- * been opened for writing when it happens.
+ * From specs to regions: parse, resolve (libblkid for tags), look at each
+ * device read-only, place each region on it, and check every refusal of
+ * the contract that the regions themselves decide (sizes, overlaps on
+ * what the devices really are); then claim.c opens them.  A refusal names
+ * the spec and the reason; nothing has been opened for writing when it
+ * happens.
  */
 #include <blkid.h>
 #include <errno.h>
@@ -13,7 +15,14 @@
 
 #include "cli.h"
 
+#define TAG_MATCHES_SHOWN 4
+
 static const char *const tags[] = { "UUID", "LABEL", "PARTUUID", "PARTLABEL" };
+
+bool region_writes(const struct opts *o, const struct region *r)
+{
+	return r->role == ROLE_DEST && o->op != OP_VERIFY && o->op != OP_INFO;
+}
 
 /* A tag is NAME=value with NAME in capitals; anything else is a path. */
 static bool is_tag(const char *dev, size_t *namelen)
@@ -26,29 +35,75 @@ static bool is_tag(const char *dev, size_t *namelen)
 	return i && dev[i] == '=';
 }
 
-/* The path r names, in r->path: 0 or -errno, said why. */
-static int resolve(struct region *r)
+/* How many devices have tag=value, as a probe of every device finds them
+ * now (no cache, which may remember devices as they were): the first in
+ * *first (allocated), the first few, separated by ", ", in names. */
+static unsigned int tag_matches(const char *tag, const char *value, char **first,
+				char *names, size_t len)
+{
+	blkid_cache cache;
+	blkid_dev_iterate it;
+	blkid_dev dev;
+	unsigned int n = 0;
+	size_t used = 0;
+
+	*names = 0;
+	/* No cache file: what is there now, not what was. */
+	if (blkid_get_cache(&cache, "/dev/null") < 0)
+		return 0;
+	blkid_probe_all(cache);
+	it = blkid_dev_iterate_begin(cache);
+	blkid_dev_set_search(it, tag, value);
+	while (!blkid_dev_next(it, &dev)) {
+		if (!blkid_dev_has_tag(dev, tag, value))
+			continue;
+		if (!n)
+			*first = strdup(blkid_dev_devname(dev));
+		if (n++ < TAG_MATCHES_SHOWN && used < len)
+			used += (size_t)snprintf(names + used, len - used, "%s%s", n > 1 ? ", " : "",
+						 blkid_dev_devname(dev));
+	}
+	blkid_dev_iterate_end(it);
+	blkid_put_cache(cache);
+	return n;
+}
+
+/* The path r names, in r->path: 0 or -errno, said why.  A tag that several
+ * devices have is refused where it would be written, and read only with
+ * --force. */
+static int resolve(const struct opts *o, struct region *r)
 {
 	const char *dev = r->spec.device;
+	char names[512];
 	size_t n;
+	unsigned int m;
 
 	if (!is_tag(dev, &n)) {
 		r->path = strdup(dev);
 		return r->path ? 0 : -ENOMEM;
 	}
-	for (size_t i = 0; i < sizeof(tags) / sizeof(tags[0]); i++)
-		if (strlen(tags[i]) == n && !strncmp(dev, tags[i], n)) {
-			if (!dev[n + 1]) {
-				warnmsg("%s: %s has no value", r->text, tags[i]);
-				return -EINVAL;
-			}
-			r->path = blkid_evaluate_spec(dev, NULL);
-			if (!r->path) {
-				warnmsg("%s: no device has %s", r->text, dev);
-				return -ENOENT;
-			}
-			return 0;
+	for (size_t i = 0; i < sizeof(tags) / sizeof(tags[0]); i++) {
+		if (strlen(tags[i]) != n || strncmp(dev, tags[i], n))
+			continue;
+		if (!dev[n + 1]) {
+			warnmsg("%s: %s has no value", r->text, tags[i]);
+			return -EINVAL;
 		}
+		m = tag_matches(tags[i], dev + n + 1, &r->path, names, sizeof(names));
+		if (!m) {
+			warnmsg("%s: no device has %s", r->text, dev);
+			return -ENOENT;
+		}
+		if (!r->path)
+			return -ENOMEM;
+		if (m > 1 && (region_writes(o, r) || !o->force)) {
+			warnmsg("%s: %u devices have %s (%s%s): name one by its path%s", r->text,
+				m, dev, names, m > TAG_MATCHES_SHOWN ? ", ..." : "",
+				region_writes(o, r) ? "" : " (or --force to read the first)");
+			return -EINVAL;
+		}
+		return 0;
+	}
 	warnmsg("%s: unknown tag '%.*s' (use UUID, LABEL, PARTUUID or PARTLABEL)",
 		r->text, (int)n, dev);
 	return -EINVAL;
@@ -58,40 +113,40 @@ static const char *open_error(int err)
 {
 	if (err == -ENOTBLK)
 		return "not a block device or regular file";
-	if (err == -EBUSY)
-		return "device is in use (mounted or held open exclusively); --force overrides";
 	return strerror(-err);
 }
 
-static bool same_dev(const struct dev *a, const struct dev *b)
+/* How long r is when no COUNT says: to the end of its device, or the
+ * source's; 0 and said why when that is nothing. */
+static uint64_t default_count(const struct region *r, const struct region *src)
 {
-	return a->is_blk == b->is_blk && a->id_dev == b->id_dev &&
-	       a->id_ino == b->id_ino;
-}
+	uint64_t sectors = r->dev.size >> DMIO_SECTOR_SHIFT;
 
-static bool overlaps(const struct region *a, const struct region *b)
-{
-	return same_dev(&a->dev, &b->dev) && a->sector < b->sector + b->count &&
-	       b->sector < a->sector + a->count;
+	if (r->role == ROLE_DEST && src)
+		return src->count;
+	if (r->sector < sectors)
+		return sectors - r->sector;
+	if (!sectors)
+		warnmsg("%s: %s holds %llu bytes, less than a sector", r->text, r->path,
+			(unsigned long long)r->dev.size);
+	else
+		warnmsg("%s: starts %s the end of %s (%llu sectors)", r->text,
+			r->sector == sectors ? "at" : "past", r->path, (unsigned long long)sectors);
+	return 0;
 }
 
 /* Where the region lies on its device, and whether it fits: 0 or -EINVAL. */
 static int place(const struct opts *o, struct region *r, const struct region *src)
 {
-	uint64_t sectors = r->dev.size >> DMIO_SECTOR_SHIFT;
+	uint64_t sectors = r->dev.size >> DMIO_SECTOR_SHIFT, a = r->dev.dio_align;
+	uint64_t tail = r->dev.size & (DMIO_SECTOR_SIZE - 1);
+	bool aligned;
 
 	r->sector = r->spec.start;
-	if (r->spec.has_count)
-		r->count = r->spec.count;
-	else if (r->role == ROLE_DEST && src)
-		r->count = src->count;
-	else if (r->sector < sectors)
-		r->count = sectors - r->sector;
-	else
-		r->count = 0;
+	r->count = r->spec.has_count ? r->spec.count : default_count(r, src);
 	if (!r->count) {
-		warnmsg("%s: empty region: the device has %llu sectors", r->text,
-			(unsigned long long)sectors);
+		if (r->spec.has_count)
+			warnmsg("%s: empty region", r->text);
 		return -EINVAL;
 	}
 	if (r->sector > sectors || r->count > sectors - r->sector) {
@@ -104,50 +159,17 @@ static int place(const struct opts *o, struct region *r, const struct region *sr
 			(unsigned long long)r->count, (unsigned long long)src->count);
 		return -EINVAL;
 	}
+	if (tail && r->sector + r->count == sectors && o->op != OP_INFO)
+		warnmsg("%s: the last %llu bytes of %s are less than a sector and left out",
+			r->text, (unsigned long long)tail, r->path);
 	/* O_DIRECT: where the region (and every chunk) is aligned, or never. */
-	{
-		uint64_t a = r->dev.dio_align;
-		bool aligned = !((r->sector << 9) % a) && !((r->count << 9) % a) &&
-			       !(o->chunk % a);
-
-		if (o->direct == DIRECT_ON && !aligned) {
-			warnmsg("%s: not aligned to the %llu-byte blocks that --direct needs on %s",
-				r->text, (unsigned long long)a, r->path);
-			return -EINVAL;
-		}
-		r->dev.direct = o->direct != DIRECT_OFF && aligned;
-	}
-	return 0;
-}
-
-static bool writes(const struct opts *o, const struct region *r)
-{
-	return r->role == ROLE_DEST && o->op != OP_VERIFY;
-}
-
-/* Open for the job; identity must not have changed since the lookup:
- * 0 or -errno. */
-static int reopen(const struct opts *o, struct region *r)
-{
-	struct dev probe = r->dev;
-	bool write = writes(o, r) && !o->dry_run;
-	bool excl = writes(o, r) && !o->force;
-	int err;
-
-	err = file_backend.open(&r->dev, r->path, write, excl, probe.direct);
-	if (err == -EINVAL && probe.direct && o->direct == DIRECT_AUTO)
-		err = file_backend.open(&r->dev, r->path, write, excl, false);
-	if (err) {
-		r->dev = probe;
-		r->dev.fd = -1;
-		warnmsg("%s: %s: cannot open%s: %s", r->text, r->path,
-			write ? " for writing" : "", open_error(err));
-		return err;
-	}
-	if (!same_dev(&probe, &r->dev) || probe.size != r->dev.size) {
-		warnmsg("%s: %s changed between lookup and open", r->text, r->path);
+	aligned = !((r->sector << 9) % a) && !((r->count << 9) % a) && !(o->chunk % a);
+	if (o->direct == DIRECT_ON && !aligned) {
+		warnmsg("%s: not aligned to the %llu-byte blocks that --direct needs on %s",
+			r->text, (unsigned long long)a, r->path);
 		return -EINVAL;
 	}
+	r->dev.direct = o->direct != DIRECT_OFF && aligned;
 	return 0;
 }
 
@@ -167,7 +189,7 @@ static int look(const struct opts *o, struct region *r, const struct region *src
 			warnmsg("%s: invalid region: %s", r->text, err);
 		return -EINVAL;
 	}
-	e = resolve(r);
+	e = resolve(o, r);
 	if (e)
 		return e;
 	e = file_backend.open(&r->dev, r->path, false, false, false);
@@ -177,6 +199,60 @@ static int look(const struct opts *o, struct region *r, const struct region *src
 	}
 	file_backend.close(&r->dev);
 	return place(o, r, src);
+}
+
+/* Destinations that a write fills from one input must have one length,
+ * unless each says its own. */
+static int check_lengths(const struct opts *o, struct region *r, unsigned int n)
+{
+	if (o->op != OP_WRITE)
+		return 0;
+	for (unsigned int i = 1; i < n; i++)
+		if (r[i].count != r[0].count && !(r[i].spec.has_count && r[0].spec.has_count)) {
+			warnmsg("%s: %llu sectors, but %s has %llu: the mirrors would differ "
+				"(give each a COUNT to write them anyway)", r[i].text,
+				(unsigned long long)r[i].count, r[0].text,
+				(unsigned long long)r[0].count);
+			return -EINVAL;
+		}
+	return 0;
+}
+
+/* No region that is written may overlap another region, on what their
+ * devices really are (a partition and its disk, a loop device and its
+ * file). */
+static int check_overlaps(const struct opts *o, struct region *r, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++)
+		for (unsigned int j = 0; j < i; j++) {
+			const struct region *a = &r[i], *b = &r[j];
+
+			if ((!region_writes(o, a) && !region_writes(o, b)) ||
+			    !extents_overlap(&a->dev.ext, a->sector << 9, a->count << 9,
+					     &b->dev.ext, b->sector << 9, b->count << 9))
+				continue;
+			if (!strcmp(a->path, b->path) && a->sector == b->sector &&
+			    a->count == b->count)
+				warnmsg("%s: the same region as %s", a->text, b->text);
+			else
+				warnmsg("%s: overlaps %s (%s and %s share sectors)", a->text,
+					b->text, a->path, b->path);
+			return -EINVAL;
+		}
+	return 0;
+}
+
+/* A source that is mounted read-write may change while it is read. */
+static void warn_mounted(const struct opts *o, const struct region *r, unsigned int n)
+{
+	char where[4096];
+
+	for (unsigned int i = 0; i < n; i++)
+		if (r[i].role == ROLE_SOURCE && r[i].dev.is_blk && o->op != OP_INFO &&
+		    dev_mounted(r[i].dev.id_dev, where, sizeof(where)) == 2)
+			warnmsg("%s: %s is mounted read-write on %s: what is read may change "
+				"as it is read (see CONSISTENT COPIES in dmio(1))", r[i].text,
+				r[i].path, where);
 }
 
 int regions_prepare(const struct opts *o, struct region *r, unsigned int n)
@@ -191,33 +267,14 @@ int regions_prepare(const struct opts *o, struct region *r, unsigned int n)
 		if (e)
 			return e;
 	}
-	if (o->op == OP_COPY || o->op == OP_WRITE || o->op == OP_ZERO)
-		for (unsigned int i = 0; i < n; i++)
-			for (unsigned int j = 0; j < i; j++)
-				if (overlaps(&r[i], &r[j])) {
-					warnmsg("%s: overlaps %s on %s", r[i].text, r[j].text,
-						r[i].path);
-					return -EINVAL;
-				}
-	/* Read-only opens first, so that a refusal leaves no write open. */
-	for (int pass = 0; pass < 2; pass++)
-		for (unsigned int i = 0; i < n; i++) {
-			if (writes(o, &r[i]) != pass)
-				continue;
-			e = reopen(o, &r[i]);
-			if (e) {
-				regions_close(r, n);
-				return e;
-			}
-		}
-	return 0;
-}
-
-void regions_close(struct region *r, unsigned int n)
-{
-	for (unsigned int i = 0; i < n; i++)
-		if (r[i].dev.fd >= 0)
-			file_backend.close(&r[i].dev);
+	e = check_lengths(o, r, n);
+	if (!e)
+		e = check_overlaps(o, r, n);
+	if (!e)
+		e = regions_open(o, r, n);
+	if (!e)
+		warn_mounted(o, r, n);
+	return e;
 }
 
 void region_fail(struct region *r, uint64_t sector, int err, const char *what)
@@ -229,7 +286,7 @@ void region_fail(struct region *r, uint64_t sector, int err, const char *what)
 	r->status = ST_ERROR;
 	r->bad_sector = sector;
 	snprintf(buf, sizeof(buf), "%s%s%s", what ? what : "", what ? ": " : "",
-		 strerror(err));
+		 err != ENODATA ? strerror(err) : r->dev.is_blk ? "the device ends" : "the file ends");
 	free(r->error);
 	r->error = strdup(buf);
 }

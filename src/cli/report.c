@@ -17,35 +17,46 @@
 enum {
 	COL_INDEX, COL_REGION, COL_ROLE, COL_DEVICE, COL_SECTOR, COL_COUNT,
 	COL_DONE, COL_STATUS, COL_ERROR, COL_BYTES, COL_LOGSEC, COL_PHYSEC,
-	COL_TYPE, COL_UUID, COL_LABEL,
+	COL_RO, COL_TYPE, COL_UUID, COL_LABEL, COL_PTUUID, COL_PARTUUID,
+	COL_PARTLABEL, COL_MOUNT, COL_HOLDER,
 };
+
+enum kind { TEXT, NUMBER, BOOL };
 
 struct colinfo {
 	const char *name;	/* the table's header */
 	const char *key;	/* the JSON key */
 	double whint;		/* libsmartcols width hint */
 	int flags;		/* SCOLS_FL_* */
-	bool number;		/* JSON: a number, not a string */
+	enum kind kind;		/* JSON: a string, a number ("1"), a boolean ("1", "0") */
 	bool optional;		/* JSON: left out when empty, not null */
 };
 
+#define R SCOLS_FL_RIGHT
 static const struct colinfo infos[] = {
-	[COL_INDEX] = { "INDEX", "index", 0, SCOLS_FL_RIGHT, true, false },
-	[COL_REGION] = { "REGION", "region", 0.3, SCOLS_FL_WRAP, false, false },
-	[COL_ROLE] = { "ROLE", "role", 0, 0, false, false },
-	[COL_DEVICE] = { "DEVICE", "device", 0.2, SCOLS_FL_WRAP, false, false },
-	[COL_SECTOR] = { "SECTOR", "sector", 0, SCOLS_FL_RIGHT, true, false },
-	[COL_COUNT] = { "COUNT", "count", 0, SCOLS_FL_RIGHT, true, false },
-	[COL_DONE] = { "DONE", "sectors_done", 0, SCOLS_FL_RIGHT, true, false },
-	[COL_STATUS] = { "STATUS", "status", 0.3, 0, false, false },
-	[COL_ERROR] = { "ERROR", "error", 0.3, 0, false, true },
-	[COL_BYTES] = { "BYTES", "bytes", 0, SCOLS_FL_RIGHT, true, false },
-	[COL_LOGSEC] = { "LOG-SEC", "logical_sector_size", 0, SCOLS_FL_RIGHT, true, false },
-	[COL_PHYSEC] = { "PHY-SEC", "physical_sector_size", 0, SCOLS_FL_RIGHT, true, false },
-	[COL_TYPE] = { "TYPE", "type", 0, 0, false, false },
-	[COL_UUID] = { "UUID", "uuid", 0, 0, false, false },
-	[COL_LABEL] = { "LABEL", "label", 0, 0, false, false },
+	[COL_INDEX] = { "INDEX", "index", 0, R, NUMBER, false },
+	[COL_REGION] = { "REGION", "region", 0.3, SCOLS_FL_WRAP, TEXT, false },
+	[COL_ROLE] = { "ROLE", "role", 0, 0, TEXT, false },
+	[COL_DEVICE] = { "DEVICE", "device", 0.2, SCOLS_FL_WRAP, TEXT, false },
+	[COL_SECTOR] = { "SECTOR", "sector", 0, R, NUMBER, false },
+	[COL_COUNT] = { "COUNT", "count", 0, R, NUMBER, false },
+	[COL_DONE] = { "DONE", "sectors_done", 0, R, NUMBER, false },
+	[COL_STATUS] = { "STATUS", "status", 0.3, 0, TEXT, false },
+	[COL_ERROR] = { "ERROR", "error", 0.3, 0, TEXT, true },
+	[COL_BYTES] = { "BYTES", "bytes", 0, R, NUMBER, false },
+	[COL_LOGSEC] = { "LOG-SEC", "logical_sector_size", 0, R, NUMBER, false },
+	[COL_PHYSEC] = { "PHY-SEC", "physical_sector_size", 0, R, NUMBER, false },
+	[COL_RO] = { "RO", "read_only", 0, R, BOOL, false },
+	[COL_TYPE] = { "TYPE", "type", 0, 0, TEXT, false },
+	[COL_UUID] = { "UUID", "uuid", 0, 0, TEXT, false },
+	[COL_LABEL] = { "LABEL", "label", 0, 0, TEXT, false },
+	[COL_PTUUID] = { "PTUUID", "ptuuid", 0, 0, TEXT, false },
+	[COL_PARTUUID] = { "PARTUUID", "partuuid", 0, 0, TEXT, false },
+	[COL_PARTLABEL] = { "PARTLABEL", "partlabel", 0, 0, TEXT, false },
+	[COL_MOUNT] = { "MOUNTPOINT", "mountpoint", 0, 0, TEXT, false },
+	[COL_HOLDER] = { "HOLDER", "holder", 0, 0, TEXT, false },
 };
+#undef R
 
 /* What each output shows, in its order. */
 static const int status_table[] = {
@@ -59,12 +70,14 @@ static const int status_json[] = {
 
 static const int info_table[] = {
 	COL_REGION, COL_DEVICE, COL_SECTOR, COL_COUNT, COL_BYTES, COL_LOGSEC,
-	COL_PHYSEC, COL_TYPE, COL_UUID, COL_LABEL,
+	COL_PHYSEC, COL_RO, COL_TYPE, COL_UUID, COL_LABEL, COL_PTUUID, COL_PARTUUID,
+	COL_PARTLABEL, COL_MOUNT, COL_HOLDER,
 };
 
 static const int info_json[] = {
 	COL_INDEX, COL_REGION, COL_DEVICE, COL_SECTOR, COL_COUNT, COL_BYTES,
-	COL_LOGSEC, COL_PHYSEC, COL_TYPE, COL_UUID, COL_LABEL,
+	COL_LOGSEC, COL_PHYSEC, COL_RO, COL_TYPE, COL_UUID, COL_LABEL, COL_PTUUID,
+	COL_PARTUUID, COL_PARTLABEL, COL_MOUNT, COL_HOLDER,
 };
 
 #define NCOLS(a) (sizeof(a) / sizeof((a)[0]))
@@ -72,9 +85,9 @@ static const int info_json[] = {
 const char *const op_names[OP_COUNT] = { "copy", "verify", "read", "write", "zero", "info" };
 static const char *const role_names[] = { "source", "destination" };
 static const char *const status_names[] = {
-	[ST_PENDING] = "interrupted", [ST_OK] = "ok", [ST_ERROR] = "error",
+	[ST_PENDING] = "pending", [ST_OK] = "ok", [ST_ERROR] = "error",
 	[ST_MISMATCH] = "mismatch", [ST_INTERRUPTED] = "interrupted",
-	[ST_PLANNED] = "planned",
+	[ST_STOPPED] = "stopped", [ST_PLANNED] = "planned",
 };
 
 /* One region's line: the region, and what else its columns show. */
@@ -82,12 +95,36 @@ struct row {
 	const struct region *r;
 	unsigned int index;
 	const struct job_result *res; /* a job's status */
+	const struct region *src;     /* and its source (it failed: where) */
+	bool verify;
 	const struct ident *id;       /* info */
 };
 
-/* The message for a region that is not ok, or NULL. */
-static char *region_message(const struct region *r, const struct job_result *res)
+/* Why a job stopped before r's end. */
+static int stop_message(char **m, const struct region *src, const struct job_result *res,
+			bool verify)
 {
+	switch (res->stop) {
+	case STOP_SOURCE:
+		return asprintf(m, "the source failed at sector %llu",
+				(unsigned long long)src->bad_sector);
+	case STOP_DESTS:
+		return asprintf(m, verify ? "every destination differs or failed"
+					  : "every destination failed");
+	case STOP_INPUT:
+		return asprintf(m, "the input failed");
+	case STOP_OUTPUT:
+		return asprintf(m, "the output failed");
+	default:
+		return asprintf(m, "stopped early");
+	}
+}
+
+/* The message for a region that is not ok, or NULL. */
+static char *region_message(const struct row *rw)
+{
+	const struct region *r = rw->r;
+	const struct job_result *res = rw->res;
 	char *m = NULL;
 	int n = -1;
 
@@ -100,14 +137,11 @@ static char *region_message(const struct region *r, const struct job_result *res
 		n = asprintf(&m, "differs from the source at sector %llu",
 			     (unsigned long long)r->bad_sector);
 		break;
-	case ST_PENDING:
 	case ST_INTERRUPTED:
-		if (res->interrupted)
-			n = asprintf(&m, "interrupted by %s", strsignal(res->signal));
-		else if (res->read_error)
-			n = asprintf(&m, "stopped by the source's read error");
-		else
-			n = asprintf(&m, "stopped early");
+		n = asprintf(&m, "interrupted by %s", strsignal(res->signal));
+		break;
+	case ST_STOPPED:
+		n = stop_message(&m, rw->src, res, rw->verify);
 		break;
 	default:
 		break;
@@ -119,17 +153,17 @@ static char *region_message(const struct region *r, const struct job_result *res
 static char *table_status(const struct row *rw)
 {
 	const struct region *r = rw->r;
-	char *s = NULL, *msg;
+	char *s = NULL, *msg = NULL;
 
-	if (r->status == ST_ERROR && (msg = region_message(r, rw->res))) {
-		if (asprintf(&s, "error: %s", msg) < 0)
+	if (r->status == ST_MISMATCH) {
+		if (asprintf(&s, "mismatch at sector %llu", (unsigned long long)r->bad_sector) < 0)
 			s = NULL;
-		free(msg);
-	} else if (r->status == ST_MISMATCH &&
-		   asprintf(&s, "mismatch at sector %llu",
-			    (unsigned long long)r->bad_sector) < 0) {
-		s = NULL;
+	} else if ((r->status == ST_ERROR || r->status == ST_STOPPED) &&
+		   (msg = region_message(rw))) {
+		if (asprintf(&s, "%s: %s", status_names[r->status], msg) < 0)
+			s = NULL;
 	}
+	free(msg);
 	return s ? s : strdup(status_names[r->status]);
 }
 
@@ -159,15 +193,32 @@ static char *cell(const struct row *rw, int col, bool json)
 	case COL_COUNT: return number(r->count);
 	case COL_DONE: return number(r->done);
 	case COL_STATUS: return json ? strdup(status_names[r->status]) : table_status(rw);
-	case COL_ERROR: return region_message(r, rw->res);
+	case COL_ERROR: return region_message(rw);
 	case COL_BYTES: return number(r->count << DMIO_SECTOR_SHIFT);
 	case COL_LOGSEC: return number(r->dev.lbs);
 	case COL_PHYSEC: return number(r->dev.pbs);
 	case COL_TYPE: return dup_or_null(rw->id->type);
 	case COL_UUID: return dup_or_null(rw->id->uuid);
 	case COL_LABEL: return dup_or_null(rw->id->label);
+	case COL_RO: return strdup(r->dev.read_only ? "1" : "0");
+	case COL_PTUUID: return dup_or_null(rw->id->ptuuid);
+	case COL_PARTUUID: return dup_or_null(rw->id->partuuid);
+	case COL_PARTLABEL: return dup_or_null(rw->id->partlabel);
+	case COL_MOUNT: return dup_or_null(rw->id->mountpoint);
+	case COL_HOLDER: return dup_or_null(rw->id->holder);
 	}
 	return NULL;
+}
+
+static json_object *json_value(enum kind kind, const char *v)
+{
+	if (!v)
+		return NULL;
+	if (kind == NUMBER)
+		return json_object_new_uint64(strtoull(v, NULL, 10));
+	if (kind == BOOL)
+		return json_object_new_boolean(!strcmp(v, "1"));
+	return json_object_new_string(v);
 }
 
 static json_object *json_rows(const struct row *rows, unsigned int n,
@@ -180,18 +231,28 @@ static json_object *json_rows(const struct row *rows, unsigned int n,
 
 		for (size_t c = 0; c < ncols; c++) {
 			const struct colinfo *ci = &infos[cols[c]];
-			char *v = cell(&rows[i], cols[c], true);
+			char *v = cell(&rows[i], cols[c], true), *u = utf8_safe(v);
 
 			if (v || !ci->optional)
-				json_object_object_add(e, ci->key,
-						       !v ? NULL
-						       : ci->number ? json_object_new_uint64(strtoull(v, NULL, 10))
-								    : json_object_new_string(v));
+				json_object_object_add(e, ci->key, json_value(ci->kind, u));
 			free(v);
+			free(u);
 		}
 		json_object_array_add(arr, e);
 	}
 	return arr;
+}
+
+/* The destinations whose bit is set, as an array of indexes: exact in
+ * every language, where a 64-bit error_bits may not be. */
+static json_object *failed_indexes(unsigned long bits)
+{
+	json_object *a = json_object_new_array();
+
+	for (unsigned int i = 0; i < DMIO_MAX_REGIONS; i++)
+		if (bits >> i & 1)
+			json_object_array_add(a, json_object_new_int((int)i));
+	return a;
 }
 
 static void json_print(FILE *f, json_object *doc)
@@ -228,13 +289,16 @@ int report(const struct opts *o, const struct region *r, unsigned int n,
 	   const struct job_result *res)
 {
 	/* A read to stdout keeps stdout for the data. */
-	FILE *f = o->op == OP_READ && !o->output ? stderr : stdout;
+	FILE *f = o->op == OP_READ && (!o->output || !strcmp(o->output, "-")) ? stderr : stdout;
+	bool has_src = o->op == OP_COPY || o->op == OP_VERIFY || o->op == OP_READ;
 	struct row *rows = calloc(n, sizeof(*rows));
 
 	if (!rows)
 		return -ENOMEM;
 	for (unsigned int i = 0; i < n; i++)
-		rows[i] = (struct row){ .r = &r[i], .index = i, .res = res };
+		rows[i] = (struct row){ .r = &r[i], .index = i, .res = res,
+					.src = has_src ? &r[0] : NULL,
+					.verify = o->op == OP_VERIFY };
 	if (o->json) {
 		json_object *doc = json_object_new_object();
 		char secs[32];
@@ -242,6 +306,7 @@ int report(const struct opts *o, const struct region *r, unsigned int n,
 		json_object_object_add(doc, "operation", json_object_new_string(op_names[o->op]));
 		json_object_object_add(doc, "read_error", json_object_new_boolean(res->read_error));
 		json_object_object_add(doc, "error_bits", json_object_new_uint64(res->error_bits));
+		json_object_object_add(doc, "failed", failed_indexes(res->error_bits));
 		json_object_object_add(doc, "bytes", json_object_new_uint64(res->bytes));
 		/* Microseconds are all the clock is worth; print no more digits. */
 		snprintf(secs, sizeof(secs), "%.6f", res->seconds);
@@ -254,11 +319,12 @@ int report(const struct opts *o, const struct region *r, unsigned int n,
 		if (o->op != OP_READ && !o->dry_run)
 			fprintf(f, "error bits: 0x%lx\n", res->error_bits);
 		if (o->verbose && !o->dry_run && res->stats.engine)
-			fprintf(f, "%llu bytes in %.3f s; %s engine, %u requests in flight "
-				"at most, %llu issued, %llu through bounce pages\n",
-				(unsigned long long)res->bytes, res->seconds,
-				res->stats.engine, res->stats.queue_depth,
-				res->stats.requests, res->stats.bounced);
+			fprintf(f, "%llu bytes in %.3f s; %s engine, %u chunk%s of %llu KiB in "
+				"flight at most, %llu request%s issued, %llu through bounce pages\n",
+				(unsigned long long)res->bytes, res->seconds, res->stats.engine,
+				res->chunks, res->chunks == 1 ? "" : "s",
+				(unsigned long long)res->chunk >> 10, res->stats.requests,
+				res->stats.requests == 1 ? "" : "s", res->stats.bounced);
 	}
 	free(rows);
 	return fflush(f) ? -errno : 0;

@@ -50,20 +50,41 @@ static int slurp(const char *path, char **buf, size_t *len)
 	return 0;
 }
 
+#define ID_MAX 512
+
+/* r's path, canonical where it can be: ./d.img and d.img are one file. */
+static char *canonical(const struct region *r)
+{
+	char *p = realpath(r->path, NULL);
+
+	return p ? p : strdup(r->path);
+}
+
 static bool set_region(struct map_region *m, const struct region *r)
 {
-	m->path = strdup(r->path);
+	char id[ID_MAX];
+
+	dev_identity(&r->dev, id, sizeof(id));
+	m->path = canonical(r);
+	m->id = strdup(id);
 	m->sector = r->sector;
 	m->count = r->count;
-	return m->path != NULL;
+	return m->path && m->id;
 }
 
 /* Does map region m describe r?  Names the difference in why. */
 static bool same_region(const struct map_region *m, const struct region *r,
 			const char **why)
 {
-	if (strcmp(m->path, r->path))
-		*why = "device";
+	char *path = canonical(r), id[ID_MAX];
+	bool same_path = path && (!strcmp(m->path, path) || !strcmp(m->path, r->path));
+
+	free(path);
+	dev_identity(&r->dev, id, sizeof(id));
+	if (!same_path)
+		*why = "path";
+	else if (m->id && strcmp(m->id, id))
+		*why = "identity (not the same device or file, or not its size)";
 	else if (m->sector != r->sector)
 		*why = "sector";
 	else if (m->count != r->count)
@@ -89,11 +110,13 @@ int map_open(const struct opts *o, struct region *r, unsigned int n, struct map 
 		ok = set_region(&m->src, &r[0]);
 		for (unsigned int i = 1; i < n; i++)
 			ok &= set_region(&m->dst[m->ndst++], &r[i]);
-		if (ok)
+		/* Written now: a map that cannot be is refused before any I/O. */
+		e = ok ? map_write(o->map, m) : -ENOMEM;
+		if (!e)
 			return 0;
-		warnmsg("%s: %s", o->map, strerror(ENOMEM));
+		warnmsg("%s: cannot write the map: %s", o->map, strerror(-e));
 		map_free(m);
-		return -ENOMEM;
+		return e == -ENOMEM ? e : -EINVAL;
 	}
 	if (e) {
 		warnmsg("%s: cannot read the map: %s", o->map,
@@ -116,10 +139,22 @@ int map_open(const struct opts *o, struct region *r, unsigned int n, struct map 
 		const struct map_region *mr = i ? &m->dst[i - 1] : &m->src;
 
 		if (!same_region(mr, &r[i], &why)) {
-			warnmsg("%s: the map does not match %s: its %s differs", o->map,
+			warnmsg("%s: the map is not for %s: its %s differs", o->map,
 				r[i].text, why);
 			map_free(m);
 			return -EINVAL;
+		}
+	}
+	if (m->version < 2) {
+		warnmsg("%s: a version 1 map, which does not say what its devices were: "
+			"resuming on their paths alone", o->map);
+		/* Written as version 2 from now on. */
+		for (unsigned int i = 0; i < n; i++) {
+			struct map_region *mr = i ? &m->dst[i - 1] : &m->src;
+			char id[ID_MAX];
+
+			dev_identity(&r[i].dev, id, sizeof(id));
+			mr->id = strdup(id);
 		}
 	}
 	for (unsigned int i = 1; i < n; i++)

@@ -5,23 +5,36 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "spec.h"
 
-static const struct {
+struct suffix {
 	const char *name;
 	unsigned int shift;
-} suffixes[] = {
+};
+
+/* In region specs: bytes, in powers of 1024. */
+static const struct suffix spec_suffixes[] = {
 	{ "K", 10 }, { "KiB", 10 }, { "M", 20 }, { "MiB", 20 },
 	{ "G", 30 }, { "GiB", 30 }, { "T", 40 }, { "TiB", 40 },
 };
 
-/* Parse len bytes of s. */
-static const char *parse_sectors_n(const char *s, size_t len, uint64_t *sectors)
+/* In size options: the same, in any case, and KB, MB... as KiB, MiB. */
+static const struct suffix size_suffixes[] = {
+	{ "K", 10 }, { "KB", 10 }, { "KiB", 10 }, { "M", 20 }, { "MB", 20 }, { "MiB", 20 },
+	{ "G", 30 }, { "GB", 30 }, { "GiB", 30 }, { "T", 40 }, { "TB", 40 }, { "TiB", 40 },
+};
+
+#define NSUFFIXES(t) (sizeof(t) / sizeof((t)[0]))
+
+/* len bytes of s: digits, then one of the n suffixes or none, as bytes
+ * (the suffix's power of two, if any, applied). */
+static const char *parse_number(const char *s, size_t len, const struct suffix *t,
+				size_t n, bool any_case, uint64_t *bytes, bool *suffixed)
 {
 	uint64_t v = 0;
-	size_t i = 0;
-	unsigned int shift = 0;
+	size_t i = 0, k;
 
 	if (!len)
 		return "empty number";
@@ -32,24 +45,37 @@ static const char *parse_sectors_n(const char *s, size_t len, uint64_t *sectors)
 	}
 	if (!i)
 		return "not a number";
+	*suffixed = i < len;
 	if (i < len) {
-		size_t n = len - i;
-		size_t k;
-
-		for (k = 0; k < sizeof(suffixes) / sizeof(suffixes[0]); k++)
-			if (strlen(suffixes[k].name) == n &&
-			    !memcmp(s + i, suffixes[k].name, n))
+		for (k = 0; k < n; k++)
+			if (strlen(t[k].name) == len - i &&
+			    !(any_case ? strncasecmp : strncmp)(s + i, t[k].name, len - i))
 				break;
-		if (k == sizeof(suffixes) / sizeof(suffixes[0]))
-			return "unknown suffix (use K, M, G, T or KiB, MiB, GiB, TiB)";
-		shift = suffixes[k].shift;
-		if (v > (UINT64_MAX >> shift))
+		if (k == n)
+			return any_case ? "unknown suffix (use K, M, G, T, as in 64K, 1M or 1MiB)"
+					: "unknown suffix (use K, M, G, T or KiB, MiB, GiB, TiB)";
+		if (v > (UINT64_MAX >> t[k].shift))
 			return "number too large";
-		v <<= shift;
-		if (v % 512)
-			return "not a whole number of 512-byte sectors";
-		v >>= 9;
+		v <<= t[k].shift;
 	}
+	*bytes = v;
+	return NULL;
+}
+
+/* Parse len bytes of s. */
+static const char *parse_sectors_n(const char *s, size_t len, uint64_t *sectors)
+{
+	bool suffixed;
+	uint64_t v;
+	const char *err = parse_number(s, len, spec_suffixes, NSUFFIXES(spec_suffixes),
+				       false, &v, &suffixed);
+
+	if (err)
+		return err;
+	if (suffixed && v % 512)
+		return "not a whole number of 512-byte sectors";
+	if (suffixed)
+		v >>= 9;
 	if (v > SPEC_MAX_SECTORS)
 		return "number too large";
 	*sectors = v;
@@ -59,6 +85,17 @@ static const char *parse_sectors_n(const char *s, size_t len, uint64_t *sectors)
 const char *parse_sectors(const char *s, uint64_t *sectors)
 {
 	return parse_sectors_n(s, strlen(s), sectors);
+}
+
+const char *parse_bytes(const char *s, uint64_t *bytes)
+{
+	bool suffixed;
+	const char *err = parse_number(s, strlen(s), size_suffixes, NSUFFIXES(size_suffixes),
+				       true, bytes, &suffixed);
+
+	if (!err && *bytes > INT64_MAX)
+		return "number too large";
+	return err;
 }
 
 /* Name the part of the spec that is wrong, and pass err on. */

@@ -19,6 +19,13 @@
  */
 const char *parse_sectors(const char *s, uint64_t *sectors);
 
+/*
+ * A size option: decimal digits, bytes; or with a suffix K, M, G, T (also
+ * KB, KiB... and in lower case), in powers of 1024.  Returns NULL and sets
+ * *bytes, or a message saying what is wrong.
+ */
+const char *parse_bytes(const char *s, uint64_t *bytes);
+
 struct spec {
 	char *device;     /* allocated: a path or a TAG=value */
 	uint64_t start;   /* sectors */

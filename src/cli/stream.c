@@ -8,10 +8,94 @@
  * on the destinations, whole sectors of it.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "job.h"
+
+/* ---- opening them ---- */
+
+static const char *stream_name(const struct job *j)
+{
+	const char *path = j->o->op == OP_WRITE ? j->o->input : j->o->output;
+
+	if (path && strcmp(path, "-"))
+		return path;
+	return j->o->op == OP_WRITE ? "stdin" : "stdout";
+}
+
+/* The stream at e must be none of the regions' files or devices. */
+static int stream_apart(const struct job *j, const struct extent *e)
+{
+	const struct region *r = j->src ? j->src : j->dst;
+	unsigned int n = (j->src ? 1 : 0) + j->ndst;
+
+	for (unsigned int i = 0; i < n; i++)
+		if (r[i].dev.ext.is_blk == e->is_blk && r[i].dev.ext.dev == e->dev &&
+		    r[i].dev.ext.ino == e->ino) {
+			warnmsg("%s: the %s is %s's %s", stream_name(j),
+				j->o->op == OP_WRITE ? "input" : "output", r[i].text,
+				e->is_blk ? "device" : "file");
+			return -EINVAL;
+		}
+	return 0;
+}
+
+int stream_open(struct job *j)
+{
+	const struct opts *o = j->o;
+	bool in = o->op == OP_WRITE;
+	const char *path = in ? o->input : o->output;
+	struct extent e;
+	struct stat st;
+	int fd, err;
+
+	if (o->op != OP_WRITE && o->op != OP_READ)
+		return 0;
+	if (!path || !strcmp(path, "-")) {
+		fd = in ? 0 : 1;
+	} else {
+		if (!path_extent(path, &e) && (err = stream_apart(j, &e)))
+			return err;
+		if (!stat(path, &st) && S_ISBLK(st.st_mode) && !in)
+			fd = open(path, O_WRONLY | O_CLOEXEC | (o->force ? 0 : O_EXCL));
+		else
+			fd = in ? open(path, O_RDONLY | O_CLOEXEC)
+				: open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+		if (fd < 0 && errno == EINTR && signal_stop())
+			return -EINTR;
+		if (fd < 0) {
+			warnmsg("%s: cannot open: %s", path, errno == EBUSY
+				? "device is in use (mounted or held); --force overrides"
+				: strerror(errno));
+			return -EINVAL;
+		}
+	}
+	if (in)
+		j->infd = fd;
+	else
+		j->outfd = fd;
+	if (fstat(fd, &st) || S_ISDIR(st.st_mode)) {
+		warnmsg("%s: cannot %s it: %s", stream_name(j), in ? "read" : "write",
+			strerror(S_ISDIR(st.st_mode) ? EISDIR : errno));
+		return -EINVAL;
+	}
+	return fd_extent(fd, &e) ? 0 : stream_apart(j, &e);
+}
+
+void stream_close(struct job *j)
+{
+	if (j->outfd > 1 && close(j->outfd) && !j->res->stream_error) {
+		warnmsg("%s: write error: %s", stream_name(j), strerror(errno));
+		j->res->stream_error = true;
+	}
+	if (j->infd > 0)
+		close(j->infd);
+	j->infd = j->outfd = -1;
+}
 
 /* ---- read ---- */
 
@@ -37,8 +121,7 @@ static void read_retire(struct job *j, struct slot *s)
 		if (n >= 0)
 			done += (size_t)n;
 		else if (errno != EINTR) {
-			warnmsg("%s: write error: %s", j->o->output ? j->o->output : "stdout",
-				strerror(errno));
+			warnmsg("%s: write error: %s", stream_name(j), strerror(errno));
 			j->res->stream_error = true;
 			break;
 		}
@@ -48,7 +131,8 @@ static void read_retire(struct job *j, struct slot *s)
 	if (done < len) {
 		/* Count only the whole sectors that reached the output. */
 		s->len = done >> DMIO_SECTOR_SHIFT;
-		job_stop_at(j, s->off + s->len);
+		job_stop_at(j, s->off + s->len,
+			    j->res->stream_error ? STOP_OUTPUT : STOP_SIGNAL);
 	}
 }
 
@@ -66,37 +150,90 @@ static void write_start(struct job *j, struct slot *s)
 	s->state = SLOT_FILL;
 }
 
+/* The largest block a destination of s must be written in (O_DIRECT on a
+ * device with 4096-byte sectors: 4096), in bytes. */
+static size_t block_of(const struct job *j, const struct slot *s)
+{
+	size_t most = DMIO_SECTOR_SIZE;
+
+	for (unsigned int i = 0; i < j->ndst; i++)
+		if (dest_active(&j->dst[i]) && dest_len(&j->dst[i], s) &&
+		    region_block(&j->dst[i]) << DMIO_SECTOR_SHIFT > most)
+			most = region_block(&j->dst[i]) << DMIO_SECTOR_SHIFT;
+	return most;
+}
+
+/* The input ended inside s: pad it to a whole block with zeroes, and say
+ * so; s ends there, and the job with it. */
+static void input_ended(struct job *j, struct slot *s)
+{
+	size_t block = block_of(j, s), pad = -s->filled & (block - 1);
+
+	j->input_ended = true;
+	if (pad)
+		warnmsg("%s: the input ends %zu bytes into a %zu-byte %s: padded with %zu zero bytes",
+			stream_name(j), block - pad, block,
+			block > DMIO_SECTOR_SIZE ? "block of a destination" : "sector", pad);
+	memset(s->buf[0].mem + s->filled, 0, pad);
+	s->len = (s->filled + pad) >> DMIO_SECTOR_SHIFT;
+	job_stop_at(j, s->off + s->len, STOP_NONE);
+}
+
 /* The input is readable: take what it has; write the chunk once full, or
  * at the input's end. */
 static void write_fill(struct job *j, struct slot *s)
 {
-	size_t want = s->len << DMIO_SECTOR_SHIFT, pad;
+	size_t want = s->len << DMIO_SECTOR_SHIFT;
 	ssize_t n = read(j->infd, s->buf[0].mem + s->filled, want - s->filled);
 
 	if (n < 0) {
 		if (errno == EINTR || errno == EAGAIN)
 			return; /* the loop looks at signals first */
-		warnmsg("%s: read error: %s", j->o->input ? j->o->input : "stdin",
-			strerror(errno));
+		warnmsg("%s: read error: %s", stream_name(j), strerror(errno));
 		j->res->stream_error = true;
-		job_stop_at(j, s->off);
+		job_stop_at(j, s->off, STOP_INPUT);
 		slot_finish(s);
 		return;
 	}
 	s->filled += (size_t)n;
 	if (n && s->filled < want)
 		return;
-	if (s->filled < want) {
-		/* The input ended: a last partial sector is padded with zeroes. */
-		pad = -s->filled & (DMIO_SECTOR_SIZE - 1);
-		memset(s->buf[0].mem + s->filled, 0, pad);
-		s->len = (s->filled + pad) >> DMIO_SECTOR_SHIFT;
-		job_stop_at(j, s->off + s->len);
-	}
+	if (s->filled < want)
+		input_ended(j, s);
 	if (s->len)
 		job_write(j, s);
 	else
 		slot_finish(s);
+}
+
+void stream_input_left(struct job *j)
+{
+	struct pollfd p = { j->infd, POLLIN, 0 };
+	char buf[65536];
+	struct stat st;
+	off_t at;
+	ssize_t n;
+
+	if (j->input_ended)
+		return;
+	/* A file says how much is left; anything else is read to see. */
+	at = lseek(j->infd, 0, SEEK_CUR);
+	if (!fstat(j->infd, &st) && S_ISREG(st.st_mode) && at >= 0) {
+		if (st.st_size > at)
+			warnmsg("%s: %lld bytes more than the destinations hold were not written",
+				stream_name(j), (long long)(st.st_size - at));
+		j->res->stream_error = st.st_size > at;
+		return;
+	}
+	/* A signal (no SA_RESTART) ends the wait. */
+	if (poll(&p, 1, -1) < 1 || signal_stop())
+		return;
+	n = read(j->infd, buf, sizeof(buf));
+	if (n > 0) {
+		warnmsg("%s: more input than the destinations hold (at least %zd bytes more) "
+			"was not written", stream_name(j), n);
+		j->res->stream_error = true;
+	}
 }
 
 const struct job_ops write_ops = {

@@ -178,7 +178,7 @@ static bool piece_complete(struct dmio_client *c, struct dmio_piece *p)
 	if (p->res < 0)
 		piece_error(io, p, (int)-p->res);
 	else if (p->res == 0 && p->len)
-		piece_error(io, p, EIO); /* the end of a file came early */
+		piece_error(io, p, ENODATA); /* the end of the file or device came first */
 	else if (p->rw == DMIO_READ && p->nbounce)
 		for (unsigned int i = 0; i < p->nbounce; i++) {
 			size_t done = (size_t)i * DMIO_PAGE_SIZE;

@@ -64,12 +64,12 @@ iocbs() {
 	# 16 chunks of 1 MiB: 16 reads and 3 x 16 writes, none through bounce
 	# pages, so none copied: the write is the read's own buffer.
 	assert_output --partial "16777216 bytes in"
-	assert_output --partial ", 64 issued, 0 through bounce pages"
+	assert_output --partial "8 chunks of 1024 KiB in flight at most, 64 requests issued, 0 through bounce pages"
 	# The same with page lists: their pages are contiguous, so still one
 	# request per chunk and destination.
 	run --separate-stderr "$DMIO" --verbose --buffer=pages --chunk=512K copy "$S" "${D[@]}"
 	assert_success
-	assert_output --partial ", 128 issued, 0 through bounce pages"
+	assert_output --partial ", 128 requests issued, 0 through bounce pages"
 	cmp src d1 && cmp src d2 && cmp src d3
 }
 

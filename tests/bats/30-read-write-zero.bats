@@ -26,7 +26,7 @@ load helper
 	img data 40K
 	cp a a.orig
 	cp b b.orig
-	run bash -c "'$DMIO' write a:8 b:100 <data"
+	run bash -c "'$DMIO' write a:8+1000 b:100+1000 <data"
 	assert_success
 	same_range data 0 a 4096 40960
 	same_range data 0 b 51200 40960
@@ -38,11 +38,13 @@ load helper
 @test "write -i FILE, stopping at the region's end; a short last sector is padded" {
 	img a 64K
 	img data 10000
-	run "$DMIO" --json write -i data a:0+4
-	assert_success
+	# Longer than the region: written to its end, and an error.
+	run --separate-stderr "$DMIO" --json write -i data a:0+4
+	assert_failure 3
+	[ "$(json '.regions[0].status')" = ok ]
 	[ "$(json '.regions[0].sectors_done')" = 4 ]
 	same_range data 0 a 0 2048
-	run "$DMIO" --json write -i data a:16
+	run --separate-stderr "$DMIO" --json write -i data a:16
 	assert_success
 	[ "$(json '.regions[0].sectors_done')" = 20 ]
 	same_range data 0 a 8192 10000

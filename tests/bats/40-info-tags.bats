@@ -21,7 +21,7 @@ fs_loop() {
 	[ "$(json '.regions[1].sector')" = 8 ]
 	[ "$(json '.regions[1].bytes')" = 8192 ]
 	[ "$(json '.regions[1] | keys_unsorted | join(",")')" = \
-		"index,region,device,sector,count,bytes,logical_sector_size,physical_sector_size,type,uuid,label" ]
+		"index,region,device,sector,count,bytes,logical_sector_size,physical_sector_size,read_only,type,uuid,label,ptuuid,partuuid,partlabel,mountpoint,holder" ]
 }
 
 @test "info on a loop device with ext4: TYPE, UUID and LABEL" {

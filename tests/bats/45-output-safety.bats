@@ -34,7 +34,7 @@ NAME=$'we"ird\\ \nna\tme\e[31m'
 	run --separate-stderr "$DMIO" info "$dev"
 	assert_success
 	[ "${#lines[@]}" = 2 ]
-	[[ ${lines[1]} == *' q"\x09x\y' ]]
+	[[ ${lines[1]} == *' q"\x09x\y'* ]]
 }
 
 @test "messages about such names stay on one line" {

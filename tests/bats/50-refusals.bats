@@ -31,7 +31,8 @@ setup_files() {
 @test "empty regions and regions past the end" {
 	setup_files
 	refused "a:2048" zero a:2048
-	refused "empty region" zero a:2048
+	refused "starts at the end of a (2048 sectors)" zero a:2048
+	refused "starts past the end of a (2048 sectors)" zero a:3000
 	refused "past the end" zero a:2000+100
 	refused "src:2040+16" copy src:2040+16 a
 	refused "past the end" copy src a:100
@@ -90,7 +91,7 @@ setup_files() {
 	mount "$dev" mnt
 	echo "$T/mnt" >>"$T/.mounts"
 	cp fs.img fs.before 2>/dev/null || true
-	refused "device is in use" copy src:0+2 "$dev:0+2"
+	refused "in use: mounted on $T/mnt" copy src:0+2 "$dev:0+2"
 	refused "$dev" zero "$dev:0+2"
 	# The first KiB of ext4 is unused: safe to overwrite on purpose.
 	run "$DMIO" --force zero "$dev:0+2"

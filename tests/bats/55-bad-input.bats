@@ -83,7 +83,7 @@ bad() {
 	bad "invalid START" copy src:16777216T dst
 	bad "invalid COUNT" copy "src:0+1 2" dst
 	# Regions against devices.
-	bad "empty region" copy src:2048 dst
+	bad "starts at the end" copy src:2048 dst
 	bad "past the end" copy src:2000+100 dst
 	bad "past the end" zero dst:0+2049
 	bad "past the end" copy small dst:2045

@@ -62,7 +62,8 @@ rfail() {
 	[ "$(json '.regions[0].status')" = error ]
 	[ "$(json '.regions[0].error')" = "read: Input/output error at sector 100" ]
 	[ "$(json '.regions[0].sectors_done')" = 0 ]
-	[ "$(json '.regions[1].status')" = interrupted ]
+	[ "$(json '.regions[1].status')" = stopped ]
+	[ "$(json '.regions[1].error')" = "the source failed at sector 100" ]
 	[ "$(json '.regions[1].sectors_done')" = 0 ]
 }
 

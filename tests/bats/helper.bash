@@ -112,18 +112,22 @@ bad_dev() {
 		pread="$rd" pwrite="$wr" can_write="exit 0" can_flush="exit 0" flush="$fl"
 }
 
-# gate_dev NAME: a device over the file $T/NAME.img (made by the caller),
-# in $GATE_DEV, whose reads at or past GATE_AT bytes wait while the gate is
-# closed; each one that reaches the gate first says so on the FIFO that
-# gate_wait reads.  Sleep-free interrupts: close the gate, start dmio, wait
-# until it reads there (its I/O in flight, its handlers installed), send
-# the signal, open the gate.  nbdkit's eval plugin, nbdfuse, losetup.
+# gate_dev NAME [OP]: a device over the file $T/NAME.img (made by the
+# caller), in $GATE_DEV, whose reads (OP pread, the default) or writes (OP
+# pwrite) at or past GATE_AT bytes wait while the gate is closed; each one
+# that reaches the gate first says so on the FIFO that gate_wait reads.
+# Sleep-free interrupts: close the gate, start dmio, wait until it reads
+# there (its I/O in flight, its handlers installed), send the signal, open
+# the gate.  nbdkit's eval plugin, nbdfuse, losetup.
 GATE_AT=$((2 << 20))
 gate_dev() {
-	local disk=$T/$1.img
+	local disk=$T/$1.img op=${2:-pread}
 	local rd="dd if='$disk' iflag=skip_bytes,count_bytes skip=\$4 count=\$3 status=none"
+	local wr="dd of='$disk' oflag=seek_bytes iflag=count_bytes,fullblock seek=\$4 count=\$3 conv=notrunc status=none"
 	local gate="if [ \$4 -ge $GATE_AT ]; then echo \$4 >'$T/gate.fifo'; flock -s '$T/gate.lock' true; fi"
-	GATE_DEV=$(nbd_dev "$1" eval get_size="echo $(stat -c %s "$disk")" pread="$gate; $rd")
+	if [ "$op" = pread ]; then rd="$gate; $rd"; else wr="$gate; $wr"; fi
+	GATE_DEV=$(nbd_dev "$1" eval get_size="echo $(stat -c %s "$disk")" pread="$rd" \
+		pwrite="$wr" can_write="exit 0" can_flush="exit 0" flush="exit 0")
 }
 
 # gate_close: a new FIFO on fd 8 for gate_wait; the gate's lock on fd 9.

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* libFuzzer: the size parser, checked against a slow, obvious model. */
+/* libFuzzer: the size parsers, checked against slow, obvious models. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "spec.h"
 
@@ -27,6 +28,21 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 		if (v > SPEC_MAX_SECTORS)
 			abort();
 		/* Without a suffix and short enough, it is the number itself. */
+		if (!*suf && d < 19 && strtoull(text, NULL, 10) != v)
+			abort();
+	}
+	err = parse_bytes(text, &v);
+	if (!err) {
+		/* Accepted: digits, then nothing or K, M, G, T with B or iB, in
+		 * any case; never past an off_t. */
+		size_t d = strspn(text, "0123456789");
+		const char *suf = text + d;
+
+		if (!d || (*suf && (!strchr("kKmMgGtT", *suf) ||
+				    (suf[1] && strcasecmp(suf + 1, "B") && strcasecmp(suf + 1, "iB")))))
+			abort();
+		if (v > INT64_MAX)
+			abort();
 		if (!*suf && d < 19 && strtoull(text, NULL, 10) != v)
 			abort();
 	}

@@ -491,8 +491,13 @@ static void test_read_past_eof(void)
 	struct tbuf *b = tbuf_new(BUF_VM, 4 * S, 0, 0);
 	unsigned long bits;
 
-	CHECK(do_io(NULL, false, b, DMIO_READ, 1, &where, &bits, NULL) == -EIO &&
+	struct dmio_result res;
+
+	CHECK(do_io(NULL, false, b, DMIO_READ, 1, &where, &bits, &res) == -EIO &&
 	      bits == 1, "bits %#lx", bits);
+	/* The piece that met the end began at sector 8. */
+	CHECK(res.error == ENODATA && res.error_sector == 8, "error %d at %llu",
+	      res.error, (unsigned long long)res.error_sector);
 	close(fd);
 	tbuf_free(b);
 }

@@ -278,7 +278,7 @@ static void test_copy_library(void)
 			      (unsigned long long)r[i].done);
 		for (int i = 1; i < 4; i++)
 			CHECK(same(&r[0], &r[i], SECTORS), "destination %d differs", i);
-		CHECK(res.error_bits == 0 && !res.read_error && !res.interrupted, "result");
+		CHECK(res.error_bits == 0 && !res.read_error && res.stop == STOP_NONE, "result");
 		CHECK(res.bytes == SECTORS << 9, "bytes %llu", (unsigned long long)res.bytes);
 		regions_free(r, 4);
 	}
@@ -359,12 +359,13 @@ static void test_source_error_stops_in_order(void)
 	fake.gap_us = 3000;
 	rc = run_fake(&o, r, 4, &res);
 	REQUIRE(rc == 0, "job_run");
-	CHECK(res.read_error && r[0].status == ST_ERROR && r[0].bad_sector == 300,
+	CHECK(res.read_error && res.stop == STOP_SOURCE && r[0].status == ST_ERROR &&
+	      r[0].bad_sector == 300,
 	      "source: status %d at %llu", r[0].status, (unsigned long long)r[0].bad_sector);
 	for (int i = 0; i < 4; i++)
 		CHECK(r[i].done == 300, "region %d done %llu", i, (unsigned long long)r[i].done);
 	for (int i = 1; i < 4; i++)
-		CHECK(r[i].status == ST_INTERRUPTED && same(&r[0], &r[i], 300), "region %d", i);
+		CHECK(r[i].status == ST_STOPPED && same(&r[0], &r[i], 300), "region %d", i);
 	CHECK(fake.max_written == r[1].sector + 300, "d1 written up to %llu",
 	      (unsigned long long)fake.max_written);
 	regions_free(r, 4);
@@ -439,8 +440,8 @@ static void test_interrupt(void)
 	fake.signal_at = 6;
 	rc = run_fake(&o, r, 4, &res);
 	REQUIRE(rc == 0, "job_run");
-	CHECK(res.interrupted && res.signal == SIGINT, "interrupted %d by %d",
-	      res.interrupted, res.signal);
+	CHECK(res.stop == STOP_SIGNAL && res.signal == SIGINT, "stopped %d by %d",
+	      res.stop, res.signal);
 	CHECK(r[1].done < SECTORS && r[1].status == ST_INTERRUPTED, "done %llu",
 	      (unsigned long long)r[1].done);
 	for (int i = 1; i < 4; i++)

@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Opening the regions' devices for the job: each device once, whatever
+ * number of regions name it (one fd, claimed once), devices that are only
+ * read first, so that a refusal leaves nothing open for writing.  A device
+ * that is written is claimed (a block device with O_EXCL, a file with
+ * flock) unless --force, and refused when it is read-only.  --dry-run makes
+ * the same checks without opening anything for writing.
+ */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+#define BUSY_WAIT 3.0		/* seconds an unclaimed, busy device is waited for */
+#define BUSY_STEP 100000000L	/* nanoseconds between tries */
+
+static bool same_dev(const struct dev *a, const struct dev *b)
+{
+	return a->is_blk == b->is_blk && a->id_dev == b->id_dev &&
+	       a->id_ino == b->id_ino;
+}
+
+/* The first region on r[i]'s device. */
+static unsigned int leader(const struct region *r, unsigned int i)
+{
+	for (unsigned int j = 0; j < i; j++)
+		if (same_dev(&r[j].dev, &r[i].dev))
+			return j;
+	return i;
+}
+
+/* Whether any region on r[i]'s device is written; all of them aligned for
+ * O_DIRECT. */
+static void device_needs(const struct opts *o, const struct region *r, unsigned int n,
+			 unsigned int i, bool *written, bool *direct)
+{
+	*written = false;
+	*direct = true;
+	for (unsigned int k = i; k < n; k++)
+		if (same_dev(&r[k].dev, &r[i].dev)) {
+			*written |= region_writes(o, &r[k]);
+			*direct &= r[k].dev.direct;
+		}
+}
+
+/*
+ * A block device that its exclusive open finds busy though it is neither
+ * mounted nor held was most likely let go a moment ago (a killed process's
+ * requests still finishing): try again for a while.
+ */
+static int open_busy(const struct opts *o, struct region *r, bool write, bool direct)
+{
+	char who[4096];
+	double until = now_seconds() + BUSY_WAIT;
+	int err = -EBUSY;
+
+	if (dev_mounted(r->dev.id_dev, who, sizeof(who))) {
+		warnmsg("%s: %s: in use: mounted on %s; --force overrides", r->text, r->path, who);
+		return -EBUSY;
+	}
+	if (dev_held(r->dev.id_dev, who, sizeof(who))) {
+		warnmsg("%s: %s: in use: held by %s; --force overrides", r->text, r->path, who);
+		return -EBUSY;
+	}
+	if (o->verbose)
+		warnmsg("%s: %s: busy, but neither mounted nor held: trying again for %.0f s",
+			r->text, r->path, BUSY_WAIT);
+	while (err == -EBUSY && now_seconds() < until && !signal_stop()) {
+		nanosleep(&(struct timespec){ 0, BUSY_STEP }, NULL);
+		err = file_backend.open(&r->dev, r->path, write, true, direct);
+	}
+	if (err == -EBUSY)
+		warnmsg("%s: %s: in use (held open exclusively); --force overrides", r->text,
+			r->path);
+	return err;
+}
+
+/* Open the device of r, which the regions after it may share: 0 or -errno,
+ * said why.  Its identity must not have changed since the lookup. */
+static int open_device(const struct opts *o, struct region *r, bool written, bool direct)
+{
+	struct dev probe = r->dev;
+	bool write = written && !o->dry_run, excl = written && !o->force;
+	int err;
+
+	err = file_backend.open(&r->dev, r->path, write, excl, direct);
+	if (err == -EINVAL && direct && o->direct == DIRECT_AUTO)
+		err = file_backend.open(&r->dev, r->path, write, excl, direct = false);
+	if (err == -EBUSY && excl && probe.is_blk)
+		err = open_busy(o, r, write, direct);
+	else if (err == -EBUSY)
+		warnmsg("%s: %s: in use (locked by another writer); --force overrides",
+			r->text, r->path);
+	else if (err)
+		warnmsg("%s: %s: cannot open%s: %s", r->text, r->path,
+			write ? " for writing" : "",
+			err == -ENOTBLK ? "not a block device or regular file" : strerror(-err));
+	if (err) {
+		r->dev = probe;
+		r->dev.fd = -1;
+		return err;
+	}
+	if (!same_dev(&probe, &r->dev) || probe.size != r->dev.size) {
+		warnmsg("%s: %s changed between lookup and open", r->text, r->path);
+		return -EINVAL;
+	}
+	if (written && r->dev.read_only) {
+		warnmsg("%s: %s is read-only", r->text, r->path);
+		return -EROFS;
+	}
+	return 0;
+}
+
+int regions_open(const struct opts *o, struct region *r, unsigned int n)
+{
+	/* Devices that are only read first. */
+	for (int pass = 0; pass < 2; pass++)
+		for (unsigned int i = 0; i < n; i++) {
+			bool written, direct;
+			unsigned int l = leader(r, i);
+			int err;
+
+			device_needs(o, r, n, l, &written, &direct);
+			if (written != pass)
+				continue;
+			if (l == i) {
+				err = open_device(o, &r[i], written, direct);
+				if (err) {
+					regions_close(r, n);
+					return err;
+				}
+			} else {
+				r[i].dev = r[l].dev;
+				r[i].dev.shared = true;
+			}
+		}
+	return 0;
+}
+
+void regions_close(struct region *r, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		if (r[i].dev.fd >= 0 && !r[i].dev.shared)
+			file_backend.close(&r[i].dev);
+		r[i].dev.fd = -1;
+	}
+}
