@@ -29,7 +29,17 @@ extern "C" {
 #define DMIO_DEFAULT_MAX_IO (1u << 20)	   /* bytes per request, by default */
 #define DMIO_MAX_IO_LIMIT (64u << 20)	   /* bytes per request, at most */
 
-enum { DMIO_READ = 0, DMIO_WRITE = 1 };
+/*
+ * What a call does, as the kernel's dm-io requests do (REQ_OP_*):
+ * DMIO_WRITE_ZEROES makes every region read back as zeroes, and may
+ * deallocate it (a file: a hole) unless DMIO_NOUNMAP is or-ed in (a file:
+ * its blocks stay allocated, as FALLOC_FL_ZERO_RANGE; a block device:
+ * BLKZEROOUT).  DMIO_DISCARD gives the regions back to the device
+ * (BLKDISCARD; a file: a hole).  Neither takes a buffer.  A region whose
+ * file or device cannot do it fails alone with EOPNOTSUPP in its result.
+ */
+enum { DMIO_READ = 0, DMIO_WRITE = 1, DMIO_WRITE_ZEROES = 2, DMIO_DISCARD = 3 };
+#define DMIO_NOUNMAP 0x100 /* with DMIO_WRITE_ZEROES: keep the blocks (REQ_NOUNMAP) */
 
 /* Where the I/O goes: sectors [sector, sector + count) of an open fd. */
 struct dmio_region {
@@ -131,7 +141,7 @@ struct dmio_result {
 };
 
 struct dmio_request {
-	int rw;				/* DMIO_READ or DMIO_WRITE */
+	int rw;				/* DMIO_READ, DMIO_WRITE, ... (above) */
 	enum dmio_mem_type mem_type;
 	unsigned int offset;		/* into the first page: page lists only */
 	union {

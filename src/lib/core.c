@@ -52,6 +52,24 @@ static int direct_align(int fd, int flags, unsigned int *align)
 	return 0;
 }
 
+/* Write-zeroes and discard on a block device are in its logical blocks. */
+static int zero_align(int fd, struct region_state *rs)
+{
+	struct stat st;
+	int lbs;
+
+	if (fstat(fd, &st))
+		return -errno;
+	rs->blk = S_ISBLK(st.st_mode);
+	rs->align = 0;
+	if (rs->blk) {
+		if (ioctl(fd, BLKSSZGET, &lbs))
+			return -errno;
+		rs->align = (unsigned int)lbs;
+	}
+	return 0;
+}
+
 static int check_region(const struct dmio_region *w, int rw,
 			struct region_state *rs)
 {
@@ -73,7 +91,7 @@ static int check_region(const struct dmio_region *w, int rw,
 	end = (w->sector + w->count) << DMIO_SECTOR_SHIFT;
 	if (end > INT64_MAX)
 		return -EINVAL;
-	r = direct_align(w->fd, flags, &rs->align);
+	r = dmio_zeroing(rw) ? zero_align(w->fd, rs) : direct_align(w->fd, flags, &rs->align);
 	if (r)
 		return r;
 	rs->fd = w->fd;
@@ -93,7 +111,8 @@ static int io_prepare(const struct dmio_request *req, unsigned int num_regions,
 	int r;
 
 	if (!req || !where || !num_regions || num_regions > DMIO_MAX_REGIONS ||
-	    (req->rw != DMIO_READ && req->rw != DMIO_WRITE) ||
+	    DMIO_OP(req->rw) > DMIO_DISCARD ||
+	    (req->rw & ~0xff && req->rw != (DMIO_WRITE_ZEROES | DMIO_NOUNMAP)) ||
 	    (req->rw == DMIO_READ && num_regions != 1))
 		return -EINVAL;
 	io = calloc(1, sizeof(*io) + num_regions * sizeof(io->r[0]));
@@ -109,7 +128,7 @@ static int io_prepare(const struct dmio_request *req, unsigned int num_regions,
 			io->regions_left++;
 	}
 	/* Every region is written from (or read into) the buffer's start. */
-	r = dp_init(&dp, req, most << DMIO_SECTOR_SHIFT);
+	r = dmio_zeroing(req->rw) ? 0 : dp_init(&dp, req, most << DMIO_SECTOR_SHIFT);
 	if (r)
 		goto fail;
 	for (unsigned int i = 0; i < num_regions; i++)
@@ -151,7 +170,7 @@ static void piece_error(struct dmio_io *io, struct dmio_piece *p, int err)
 		res->error_sector = sector;
 	}
 	/* A failed read leaves zeroes, never stale data, in its part. */
-	if (p->rw == DMIO_READ)
+	if (DMIO_OP(p->rw) == DMIO_READ)
 		dp_zero(&p->dp, p->total);
 }
 
@@ -179,7 +198,7 @@ static bool piece_complete(struct dmio_client *c, struct dmio_piece *p)
 		piece_error(io, p, (int)-p->res);
 	else if (p->res == 0 && p->len)
 		piece_error(io, p, ENODATA); /* the end of the file or device came first */
-	else if (p->rw == DMIO_READ && p->nbounce)
+	else if (DMIO_OP(p->rw) == DMIO_READ && p->nbounce)
 		for (unsigned int i = 0; i < p->nbounce; i++) {
 			size_t done = (size_t)i * DMIO_PAGE_SIZE;
 			size_t n = p->total - done;
@@ -265,11 +284,15 @@ static bool piece_make(struct dmio_client *c, struct dmio_io *io,
 	p->io = io;
 	p->region = i;
 	p->fd = rs->fd;
+	p->blk = rs->blk;
 	p->rw = io->rw;
 	p->dp = rs->dp;
 	p->iov = p->iovs;
+	p->iovcnt = 0;
 	p->nbounce = 0;
-	p->total = piece_map(c, rs, p, want);
+	if (dmio_zeroing(io->rw))
+		want = rs->end - rs->pos; /* the whole region at once */
+	p->total = dmio_zeroing(io->rw) ? want : piece_map(c, rs, p, want);
 	if (!p->total) {
 		p->total = piece_bounce(c, rs, p, want);
 		if (!p->total)
@@ -316,6 +339,26 @@ static struct dmio_piece *next_piece(struct dmio_client *c,
 	return p;
 }
 
+/* Write-zeroes or discard p, now: its byte count or -errno (EOPNOTSUPP
+ * where the file or device cannot). */
+static long zero_piece(const struct dmio_piece *p)
+{
+	uint64_t range[2] = { p->pos, p->len };
+	int keep = FALLOC_FL_KEEP_SIZE, r;
+
+	if (p->blk && DMIO_OP(p->rw) == DMIO_DISCARD)
+		r = ioctl(p->fd, BLKDISCARD, range);
+	else if (p->blk && p->rw & DMIO_NOUNMAP)
+		r = ioctl(p->fd, BLKZEROOUT, range);
+	else if (p->rw & DMIO_NOUNMAP)
+		r = fallocate(p->fd, FALLOC_FL_ZERO_RANGE | keep, (off_t)p->pos, (off_t)p->len);
+	else /* a hole; on a block device, zeroes that may unmap, no fallback */
+		r = fallocate(p->fd, FALLOC_FL_PUNCH_HOLE | keep, (off_t)p->pos, (off_t)p->len);
+	if (!r)
+		return (long)p->len;
+	return errno == ENOTTY || errno == ENOSYS ? -EOPNOTSUPP : -errno;
+}
+
 void core_run(struct dmio_client *c)
 {
 	struct dmio_piece *retry = NULL, *done[64];
@@ -333,7 +376,13 @@ void core_run(struct dmio_client *c)
 		pthread_mutex_unlock(&c->lock);
 
 		while (c->inflight < c->depth && (p = next_piece(c, &retry))) {
-			switch (c->ops->queue(c, p)) {
+			int q = DMIO_Q_COMPLETED;
+
+			if (dmio_zeroing(p->rw))
+				p->res = zero_piece(p);
+			else
+				q = c->ops->queue(c, p);
+			switch (q) {
 			case DMIO_Q_BUSY:
 				p->next = retry;
 				retry = p;

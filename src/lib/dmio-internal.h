@@ -46,10 +46,20 @@ void dp_zero(struct dpages *dp, size_t n);
 
 struct region_state {
 	int fd;
+	bool blk;            /* a block device */
 	uint64_t pos, end;   /* bytes still to split: [pos, end) */
 	unsigned int align;  /* O_DIRECT: offsets, lengths, addresses; else 0 */
 	struct dpages dp;    /* the walker where pos is */
 };
+
+#define DMIO_OP(rw) ((rw) & 0xff)
+
+/* Write-zeroes and discard: no buffer, one piece a region, done by the
+ * completion thread itself (fallocate, ioctl). */
+static inline bool dmio_zeroing(int rw)
+{
+	return DMIO_OP(rw) == DMIO_WRITE_ZEROES || DMIO_OP(rw) == DMIO_DISCARD;
+}
 
 /* One call: its regions, split round robin, and what is left of each. */
 struct dmio_io {
@@ -75,6 +85,7 @@ struct dmio_piece {
 	struct dmio_piece *next;
 	unsigned int region;
 	int fd;
+	bool blk;          /* zeroing: on a block device */
 	int rw;
 	uint64_t start;    /* byte offset on the fd where the piece begins */
 	size_t total;      /* its length */
