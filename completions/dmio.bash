@@ -30,7 +30,8 @@ _dmio()
 
 	local commands="copy verify read write zero info"
 	local opts="--sync --async --engine= --buffer= --chunk= --queue-depth= --direct
-		--no-direct --input= --output= --map= --progress --json --force
+		--no-direct --input= --output= --map= --no-sparse --target-is-zero
+		--write-changed --discard --progress --json --force
 		--dry-run --no-flush --quiet --verbose --help --version
 		-i -o -n -q -v -h -V"
 

@@ -2,7 +2,8 @@
 /*
  * The chunk buffers: one mmap'd area, cut into chunk-sized buffers, each
  * also seen as a page list and as a bvec array, for the three dm-io buffer
- * types that --buffer chooses between.
+ * types that --buffer chooses between; and one more that stays zeroes, for
+ * writing zero chunks as data.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -20,7 +21,9 @@ int bufs_init(struct job *j)
 
 	/* On huge pages where the kernel allows: pinning a 2 MiB page for
 	 * O_DIRECT costs what pinning one 4 KiB page does. */
-	j->area_len = chunk * j->nbufs + HUGE_PAGE;
+	unsigned int n = j->nbufs + 1; /* and the zeroes */
+
+	j->area_len = chunk * n + HUGE_PAGE;
 	j->area = mmap(NULL, j->area_len, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (j->area == MAP_FAILED) {
@@ -28,11 +31,12 @@ int bufs_init(struct job *j)
 		return -errno;
 	}
 	mem = (char *)(((uintptr_t)j->area + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
-	madvise(mem, chunk * j->nbufs, MADV_HUGEPAGE);
-	j->bufs = calloc(j->nbufs, sizeof(*j->bufs));
+	madvise(mem, chunk * n, MADV_HUGEPAGE);
+	j->bufs = calloc(n, sizeof(*j->bufs));
 	if (!j->bufs)
 		return -ENOMEM;
-	for (unsigned int i = 0; i < j->nbufs; i++) {
+	j->zeroes = &j->bufs[j->nbufs];
+	for (unsigned int i = 0; i < n; i++) {
 		struct cbuf *b = &j->bufs[i];
 
 		b->mem = mem + i * chunk;
@@ -58,7 +62,7 @@ int bufs_init(struct job *j)
 
 void bufs_free(struct job *j)
 {
-	for (unsigned int i = 0; j->bufs && i < j->nbufs; i++) {
+	for (unsigned int i = 0; j->bufs && i <= j->nbufs; i++) {
 		free(j->bufs[i].pl);
 		free(j->bufs[i].bv);
 	}

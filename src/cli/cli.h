@@ -53,6 +53,10 @@ struct opts {
 	unsigned int depth;	/* chunks in flight */
 	enum direct_mode direct;
 	bool progress, json, force, dry_run, no_flush, quiet, verbose;
+	bool no_sparse;		/* write every byte: no write-zeroes */
+	bool target_is_zero;	/* the destinations read as zeroes: skip zeroes */
+	bool discard;		/* zero: discard, not write zeroes */
+	bool write_changed;	/* copy: write only chunks that differ */
 	const char *input, *output; /* write -i, read -o */
 	const char *map;	/* copy --map FILE */
 };
@@ -140,6 +144,7 @@ struct region {
 	uint64_t durable;	/* copy --map: sectors flushed and in the map */
 	uint64_t bad_sector;	/* absolute, for ST_ERROR and ST_MISMATCH */
 	char *error;		/* the reason, for ST_ERROR */
+	bool no_zeroes;		/* it cannot write zeroes (EOPNOTSUPP): data from now on */
 };
 
 /* The smallest I/O on r, in sectors: its logical block under O_DIRECT. */
@@ -179,6 +184,10 @@ struct job_result {
 	int signal;		/* a stop signal came */
 	unsigned long error_bits; /* bit i: destination i failed (I/O or flush) */
 	uint64_t bytes;
+	/* Over every region: read (source, and destinations compared), written
+	 * as data, zeroed (write-zeroes, discard), skipped (zeroes onto
+	 * --target-is-zero, unchanged with --write-changed). */
+	uint64_t bytes_read, bytes_written, bytes_zeroed, bytes_skipped;
 	double seconds;
 	unsigned int chunks;	/* in flight at most, of chunk bytes */
 	uint64_t chunk;
@@ -219,7 +228,7 @@ bool signal_status_taken(void);
 
 void progress_init(const struct opts *o, uint64_t total_bytes);
 /* Called from the job now and then, and with final true at the end. */
-void progress_update(uint64_t done_bytes, bool final);
+void progress_update(const struct job_result *res, uint64_t done_bytes, bool final);
 /* Seconds until progress_update() has something to draw: -1 for never. */
 double progress_due(void);
 

@@ -51,6 +51,12 @@ static const char usage_text[] =
 	" -o, --output=FILE        read: write the data to FILE, not stdout (-: stdout)\n"
 	"     --map=FILE           copy: record progress per destination in FILE;\n"
 	"                          run again with it to copy only what is missing\n"
+	"     --no-sparse          write every byte: no holes, no write-zeroes\n"
+	"     --target-is-zero     copy, write: the destinations read as zeroes;\n"
+	"                          skip the source's zeroes\n"
+	"     --write-changed      copy: read each destination, write only chunks\n"
+	"                          that differ\n"
+	"     --discard            zero: discard instead of writing zeroes\n"
 	"     --progress           show progress on stderr\n"
 	"     --json               print the status as JSON\n"
 	"     --force              write to block devices in use\n"
@@ -231,6 +237,14 @@ static void parse_command(const char *cmd, struct opts *o)
 		errtryhelp("--map: an empty file name");
 	if (o->map && o->no_flush)
 		errtryhelp("--map and --no-flush: a map records only what was flushed");
+	if (o->discard && o->op != OP_ZERO)
+		errtryhelp("--discard is for zero only");
+	if (o->discard && o->no_sparse)
+		errtryhelp("--discard and --no-sparse: conflicting options");
+	if (o->write_changed && o->op != OP_COPY)
+		errtryhelp("--write-changed is for copy only");
+	if (o->target_is_zero && o->op != OP_COPY && o->op != OP_WRITE)
+		errtryhelp("--target-is-zero is for copy and write only");
 }
 
 static bool has_source(const struct opts *o)
@@ -304,7 +318,7 @@ static void check_memory(const struct opts *o, unsigned int n)
 {
 	uint64_t bufs = o->depth;
 
-	if (o->op == OP_VERIFY && n > bufs)
+	if ((o->op == OP_VERIFY || o->write_changed) && n > bufs)
 		bufs = n;
 	if (o->chunk * bufs > IN_FLIGHT_MAX)
 		errtryhelp("--chunk=%lluK x %llu buffers in flight: more than %uM",
@@ -356,6 +370,7 @@ int main(int argc, const char **argv)
 	char *v[4] = { NULL }; /* --engine, --buffer, --chunk, --queue-depth */
 	char *input = NULL, *output = NULL, *map = NULL;
 	int progress = 0, force = 0, dry_run = 0, no_flush = 0, quiet = 0, verbose = 0;
+	int flag[4] = { 0 }; /* --no-sparse, --target-is-zero, --discard, --write-changed */
 	struct poptOption table[] = {
 		{ "sync", 0, POPT_ARG_NONE, NULL, OPT_SYNC, NULL, NULL },
 		{ "async", 0, POPT_ARG_NONE, NULL, OPT_ASYNC, NULL, NULL },
@@ -368,6 +383,10 @@ int main(int argc, const char **argv)
 		{ "input", 'i', POPT_ARG_STRING, &input, 0, NULL, NULL },
 		{ "output", 'o', POPT_ARG_STRING, &output, 0, NULL, NULL },
 		{ "map", 0, POPT_ARG_STRING, &map, 0, NULL, NULL },
+		{ "no-sparse", 0, POPT_ARG_NONE, &flag[0], 0, NULL, NULL },
+		{ "target-is-zero", 0, POPT_ARG_NONE, &flag[1], 0, NULL, NULL },
+		{ "discard", 0, POPT_ARG_NONE, &flag[2], 0, NULL, NULL },
+		{ "write-changed", 0, POPT_ARG_NONE, &flag[3], 0, NULL, NULL },
 		{ "progress", 0, POPT_ARG_NONE, &progress, 0, NULL, NULL },
 		{ "json", 0, POPT_ARG_NONE, NULL, 0, NULL, NULL },
 		{ "force", 0, POPT_ARG_NONE, &force, 0, NULL, NULL },
@@ -394,6 +413,8 @@ int main(int argc, const char **argv)
 	o.progress = progress, o.json = json, o.force = force, o.dry_run = dry_run;
 	o.no_flush = no_flush, o.quiet = quiet, o.verbose = verbose;
 	o.input = input, o.output = output, o.map = map;
+	o.no_sparse = flag[0], o.target_is_zero = flag[1], o.discard = flag[2];
+	o.write_changed = flag[3];
 	parse_command(poptGetArg(pc), &o);
 	r = regions_new(&o, poptGetArgs(pc), &n);
 	if (!r) {

@@ -91,7 +91,7 @@ static void job_go(struct job *j)
 
 	progress_init(j->o, j->total << DMIO_SECTOR_SHIFT);
 	pipeline_run(j);
-	progress_update(j->progress << DMIO_SECTOR_SHIFT, true);
+	progress_update(j->res, j->progress << DMIO_SECTOR_SHIFT, true);
 	job_flush(j);
 	if (j->o->op == OP_WRITE && j->res->stop == STOP_NONE)
 		stream_input_left(j);
@@ -113,7 +113,8 @@ int job_run(const struct opts *o, struct region *r, unsigned int n,
 int job_run_with(const struct opts *o, struct region *r, unsigned int n,
 		 struct job_result *res, submit_fn *submit)
 {
-	struct job j = { .o = o, .ops = kinds[o->op], .res = res, .submit = submit,
+	struct job j = { .o = o, .ops = o->write_changed ? &resync_ops : kinds[o->op],
+			 .res = res, .submit = submit,
 			 .infd = -1, .outfd = -1, .wake_fd = -1 };
 	struct map map;
 	double t0 = now_seconds();

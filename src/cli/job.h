@@ -49,7 +49,10 @@ struct slot;
 struct slot_call {
 	struct slot *slot;
 	unsigned long bits;		/* the error bits it completed with; atomic */
+	int rw;				/* what it did (the main thread's) */
 };
+
+#define CALL_NONE 0xff			/* a destination skipped: no call */
 
 struct slot {
 	struct job *job;
@@ -59,12 +62,16 @@ struct slot {
 	enum slot_state state;
 	bool holding;			/* the submitter's reference is held */
 	bool wrote;			/* past the first phase: its writes are submitted */
+	bool zero;			/* the chunk is zeroes (a hole, or read as zeroes) */
+	bool unread;			/* a hole of the source, not read: buf[0] holds nothing */
 	uint64_t off, len;		/* sectors, from the start of the regions */
 	size_t filled;			/* write: bytes of input in buf[0] */
 	struct cbuf *buf;		/* [0] the chunk's; verify: [1 + k] dest[k]'s */
 	struct dmio_result *res;	/* per result index */
 	struct slot_call *calls;	/* [k]: the call whose results start at res[k] */
 	unsigned int *dest;		/* result i (verify: 1 + i) is of destination dest[i] */
+	unsigned char *dest_call;	/* writes: dest[i]'s call, or CALL_NONE */
+	bool *dest_hole;		/* reads of destinations: dest[i]'s part is a hole */
 	unsigned int ndest;
 };
 
@@ -75,8 +82,9 @@ struct job;
 struct job_ops {
 	/* A slot holds a buffer per destination as well (verify). */
 	bool buffer_per_dest;
-	/* A new chunk s (off and len set): submit its first calls, or put it
-	 * in SLOT_FILL to be filled from j->infd. */
+	/* A new chunk s (off and len set; zero and unread when it is a hole
+	 * of a file source): submit its first calls, or put it in SLOT_FILL
+	 * to be filled from j->infd; with neither, it is advanced as is. */
 	void (*start)(struct job *j, struct slot *s);
 	/* Optional: s is in SLOT_FILL and j->infd is readable. */
 	void (*fill)(struct job *j, struct slot *s);
@@ -88,7 +96,7 @@ struct job_ops {
 	void (*retire)(struct job *j, struct slot *s);
 };
 
-extern const struct job_ops copy_ops, verify_ops, read_ops, write_ops, zero_ops;
+extern const struct job_ops copy_ops, resync_ops, verify_ops, read_ops, write_ops, zero_ops;
 
 typedef int submit_fn(const struct dmio_request *req, unsigned int num_regions,
 		      const struct dmio_region *where, unsigned long *error_bits);
@@ -107,6 +115,9 @@ struct job {
 	unsigned int nslots, head, used;
 	struct cbuf *bufs;
 	unsigned int nbufs;
+	struct cbuf *zeroes;		/* a chunk of zeroes, never written */
+	uint64_t run_end;		/* a file source: where its run of data or hole ends */
+	bool run_hole;
 	char *area;
 	size_t area_len;
 	int wake_fd;			/* eventfd: completions and signals */
@@ -124,9 +135,17 @@ struct job {
 
 /* Read region r's part of s into s->buf[k], its result in s->res[k]. */
 void job_read(struct job *j, struct slot *s, struct region *r, unsigned int k);
-/* Write s->buf[0] to every destination still healthy that s falls in;
- * finish s when there is none. */
-void job_write(struct job *j, struct slot *s);
+/* Write s to every destination still healthy that s falls in, of those in
+ * the mask only: its data from s->buf[0], or, for a zero chunk, zeroes as
+ * suits each (write-zeroes, a discard, or data where it cannot), or
+ * nothing (--target-is-zero); the others are skipped.  Finish s when
+ * nothing is to be written. */
+void job_write(struct job *j, struct slot *s, unsigned long only);
+/* Whether len bytes at p (a chunk buffer: 64-byte multiple) are zeroes. */
+bool is_zero(const void *p, size_t len);
+/* Whether sectors [first, first + len) of file region r are a hole
+ * (never for a block device). */
+bool region_hole(const struct region *r, uint64_t first, uint64_t len);
 /* After the source's read of s: narrow a failure to its sector and stop
  * the job there; cut s to the limit.  False when nothing of s is left. */
 bool job_source_ok(struct job *j, struct slot *s);

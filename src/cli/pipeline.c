@@ -117,6 +117,7 @@ static void slot_submit(struct job *j, struct slot *s, unsigned int k, int rw,
 		s->state = SLOT_IO;
 	}
 	__atomic_store_n(&c->bits, 0, __ATOMIC_RELAXED);
+	c->rw = rw;
 	req.fn = call_done;
 	req.context = c;
 	req.results = &s->res[k];
@@ -161,24 +162,77 @@ uint64_t dest_len(const struct region *d, const struct slot *s)
 	return d->count - s->off < s->len ? d->count - s->off : s->len;
 }
 
-void job_write(struct job *j, struct slot *s)
+bool is_zero(const void *p, size_t len)
 {
+	const uint64_t *w = p;
+
+	/* Eight words at a time, which the compiler makes vector loads; the
+	 * first that is not zero ends it, so data costs next to nothing. */
+	for (size_t i = 0; i < len / sizeof(*w); i += 8)
+		if (w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] | w[i + 5] | w[i + 6] | w[i + 7])
+			return false;
+	return true;
+}
+
+bool region_hole(const struct region *r, uint64_t first, uint64_t len)
+{
+	off_t data;
+
+	if (r->dev.is_blk)
+		return false;
+	data = lseek(r->dev.fd, (off_t)(first << DMIO_SECTOR_SHIFT), SEEK_DATA);
+	if (data < 0)
+		return errno == ENXIO; /* a hole to the end of the file */
+	return (uint64_t)data >= (first + len) << DMIO_SECTOR_SHIFT;
+}
+
+/* What a zero chunk becomes on destination d. */
+static int zero_op(const struct job *j, const struct region *d)
+{
+	if (j->o->discard)
+		return DMIO_DISCARD;
+	if (j->o->no_sparse || d->no_zeroes)
+		return DMIO_WRITE;
+	/* A device keeps its blocks (BLKZEROOUT); a file stays sparse. */
+	return d->dev.is_blk ? DMIO_WRITE_ZEROES | DMIO_NOUNMAP : DMIO_WRITE_ZEROES;
+}
+
+void job_write(struct job *j, struct slot *s, unsigned long only)
+{
+	static const int ops[] = {
+		DMIO_WRITE, DMIO_WRITE_ZEROES, DMIO_WRITE_ZEROES | DMIO_NOUNMAP, DMIO_DISCARD,
+	};
+	bool skip = s->zero && j->o->target_is_zero;
 	struct dmio_region where[DMIO_MAX_REGIONS];
+	unsigned int first, calls = 0;
 
 	s->wrote = true;
 	s->ndest = 0;
-	for (unsigned int i = 0; i < j->ndst; i++) {
-		struct region *d = &j->dst[i];
-		uint64_t len = dest_len(d, s);
+	/* A call per kind of write, each to the destinations that take it;
+	 * skipped ones last, with no call. */
+	for (size_t g = 0; g <= sizeof(ops) / sizeof(ops[0]); g++) {
+		bool none = g == sizeof(ops) / sizeof(ops[0]);
 
-		if (dest_active(d) && len && s->off >= d->resume) {
-			where[s->ndest] = (struct dmio_region){ d->dev.fd, d->sector + s->off, len };
+		first = s->ndest;
+		for (unsigned int i = 0; i < j->ndst; i++) {
+			struct region *d = &j->dst[i];
+			uint64_t len = dest_len(d, s);
+			bool write = !skip && only >> i & 1;
+
+			if (!dest_active(d) || !len || s->off < d->resume ||
+			    (none ? write : !write || ops[g] != (s->zero ? zero_op(j, d) : DMIO_WRITE)))
+				continue;
+			where[s->ndest - first] = (struct dmio_region){ d->dev.fd, d->sector + s->off, len };
+			s->dest_call[s->ndest] = none ? CALL_NONE : (unsigned char)first;
 			s->dest[s->ndest++] = i;
 		}
+		if (!none && s->ndest > first) {
+			slot_submit(j, s, first, ops[g], s->zero ? j->zeroes : &s->buf[0],
+				    s->ndest - first, where);
+			calls++;
+		}
 	}
-	if (s->ndest)
-		slot_submit(j, s, 0, DMIO_WRITE, &s->buf[0], s->ndest, where);
-	else
+	if (!calls)
 		slot_finish(s);
 }
 
@@ -281,23 +335,51 @@ bool job_source_ok(struct job *j, struct slot *s)
 	return s->len > 0;
 }
 
+/* Count n sectors that destination calls of rw did (CALL_NONE: skipped). */
+static void count(struct job *j, int rw, uint64_t n)
+{
+	uint64_t bytes = n << DMIO_SECTOR_SHIFT;
+
+	if (rw < 0)
+		j->res->bytes_skipped += bytes;
+	else if (rw == DMIO_WRITE)
+		j->res->bytes_written += bytes;
+	else
+		j->res->bytes_zeroed += bytes;
+}
+
 void job_retire_writes(struct job *j, struct slot *s)
 {
 	for (unsigned int i = 0; i < s->ndest; i++) {
 		struct region *d = &j->dst[s->dest[i]];
-		uint64_t first = d->sector + s->off, len = dest_len(d, s), bad;
-		int err;
+		uint64_t first = d->sector + s->off, len = dest_len(d, s), bad = UINT64_MAX;
+		unsigned int k = s->dest_call[i];
+		int rw = k == CALL_NONE ? -1 : s->calls[k].rw, err;
+		char *mem = s->zero ? j->zeroes->mem : s->buf[0].mem;
 
 		if (!dest_active(d))
 			continue;
-		bad = !slot_call_failed(s, 0, i) ? UINT64_MAX
-			: job_failed_at(j, d, DMIO_WRITE, s->buf[0].mem, first, first + len,
-					&s->res[i], &err);
+		if (rw >= 0 && slot_call_failed(s, k, i - k)) {
+			struct dmio_result res = s->res[i];
+
+			if (rw != DMIO_WRITE && (res.error == EOPNOTSUPP || res.error == EBUSY)) {
+				/* It cannot write zeroes (or not while another
+				 * holds it, with --force): as data, from now on. */
+				d->no_zeroes = true;
+				rw = DMIO_WRITE;
+				res.error_sector = first;
+			}
+			bad = job_failed_at(j, d, rw, mem, first, first + len, &res, &err);
+		}
 		if (bad == UINT64_MAX) {
 			d->done += len;
+			count(j, rw, len);
 		} else {
 			d->done += bad - first;
-			job_dest_failed(j, s->dest[i], bad, err, "write");
+			count(j, rw, bad - first);
+			job_dest_failed(j, s->dest[i], bad, err, rw == DMIO_WRITE ? "write"
+								 : rw == DMIO_DISCARD ? "discard"
+								 : "write zeroes");
 		}
 	}
 }
@@ -355,6 +437,33 @@ static struct slot *filling(struct job *j)
 	return s && s->state == SLOT_FILL ? s : NULL;
 }
 
+/* Whether a file source's run of data or of hole that sector off (from
+ * the start) is in goes on to at least j->run_end, which says. */
+static void source_run(struct job *j, uint64_t off)
+{
+	const struct region *src = j->src;
+	off_t pos = (off_t)((src->sector + off) << DMIO_SECTOR_SHIFT), at;
+	uint64_t end;
+
+	if (off < j->run_end)
+		return;
+	at = lseek(src->dev.fd, pos, SEEK_DATA);
+	j->run_hole = at != pos;
+	if (at < 0 && errno == ENXIO)
+		at = (off_t)((src->sector + j->total) << DMIO_SECTOR_SHIFT);
+	else if (at == pos)
+		at = lseek(src->dev.fd, pos, SEEK_HOLE);
+	if (at < pos) { /* no answer: data, chunk by chunk */
+		j->run_hole = false;
+		j->run_end = off + j->chunk;
+		return;
+	}
+	/* Sectors that data only starts in are data. */
+	end = j->run_hole ? (uint64_t)at >> DMIO_SECTOR_SHIFT
+			  : ((uint64_t)at + DMIO_SECTOR_SIZE - 1) >> DMIO_SECTOR_SHIFT;
+	j->run_end = end > src->sector + off ? end - src->sector : off + 1;
+}
+
 static bool start_chunks(struct job *j)
 {
 	bool moved = false;
@@ -368,10 +477,19 @@ static bool start_chunks(struct job *j)
 		for (unsigned int i = 0; j->resume_map && i < j->ndst; i++)
 			if (j->dst[i].resume > s->off && j->dst[i].resume - s->off < s->len)
 				s->len = j->dst[i].resume - s->off;
+		/* A file source's chunk is all data or all hole, never read. */
+		s->zero = s->unread = false;
+		if (j->src && !j->src->dev.is_blk) {
+			source_run(j, s->off);
+			if (j->run_end - s->off < s->len)
+				s->len = j->run_end - s->off;
+			s->zero = s->unread = j->run_hole;
+		}
 		j->next += s->len;
 		s->wrote = false;
 		s->filled = 0;
 		s->ndest = 0;
+		s->state = SLOT_READY; /* as it is, if start submits nothing */
 		drive(j, s, j->ops->start);
 		moved = true;
 	}
@@ -422,6 +540,8 @@ static bool retire_slots(struct job *j)
 									 : j->limit;
 			if (j->src)
 				j->src->done = j->progress;
+			if (j->src && !s->unread)
+				j->res->bytes_read += s->len << DMIO_SECTOR_SHIFT;
 		}
 		s->state = SLOT_FREE;
 		j->head = (j->head + 1) % j->nslots;
@@ -494,7 +614,7 @@ void pipeline_run(struct job *j)
 		moved |= start_chunks(j);
 		moved |= advance_slots(j);
 		moved |= retire_slots(j);
-		progress_update(j->progress << DMIO_SECTOR_SHIFT, false);
+		progress_update(j->res, j->progress << DMIO_SECTOR_SHIFT, false);
 		if (j->resume_map && now_seconds() - j->map_last >= MAP_INTERVAL)
 			job_checkpoint(j, false);
 		if (!j->used && j->next >= j->limit)
@@ -555,7 +675,9 @@ int pipeline_init(struct job *j)
 		s->res = calloc(1 + j->ndst, sizeof(*s->res));
 		s->calls = calloc(1 + j->ndst, sizeof(*s->calls));
 		s->dest = calloc(j->ndst + 1, sizeof(*s->dest));
-		if (!s->res || !s->calls || !s->dest)
+		s->dest_call = calloc(j->ndst + 1, sizeof(*s->dest_call));
+		s->dest_hole = calloc(j->ndst + 1, sizeof(*s->dest_hole));
+		if (!s->res || !s->calls || !s->dest || !s->dest_call || !s->dest_hole)
 			return -ENOMEM;
 		for (unsigned int k = 0; k <= j->ndst; k++)
 			s->calls[k].slot = s;
@@ -571,6 +693,8 @@ void pipeline_free(struct job *j)
 		free(j->slots[i].res);
 		free(j->slots[i].calls);
 		free(j->slots[i].dest);
+		free(j->slots[i].dest_call);
+		free(j->slots[i].dest_hole);
 	}
 	free(j->slots);
 	bufs_free(j);

@@ -38,9 +38,21 @@ static void human(char *buf, size_t len, double v)
 	snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", v, units[u]);
 }
 
-static void line(uint64_t done, double t, bool bar)
+/* What went where: "read R, written W, zeroed Z, skipped S". */
+static void counts(char *buf, size_t len, const struct job_result *res)
 {
-	char d[32], tot[32], rate[32], eta[32] = "--:--";
+	char r[32], w[32], z[32], s[32];
+
+	human(r, sizeof(r), (double)res->bytes_read);
+	human(w, sizeof(w), (double)res->bytes_written);
+	human(z, sizeof(z), (double)res->bytes_zeroed);
+	human(s, sizeof(s), (double)res->bytes_skipped);
+	snprintf(buf, len, "read %s, written %s, zeroed %s, skipped %s", r, w, z, s);
+}
+
+static void line(const struct job_result *res, uint64_t done, double t, bool bar)
+{
+	char d[32], tot[32], rate[32], eta[32] = "--:--", c[160];
 	double secs = t - p.start, bps = secs > 0 ? done / secs : 0;
 
 	human(d, sizeof(d), (double)done);
@@ -54,6 +66,7 @@ static void line(uint64_t done, double t, bool bar)
 	} else if (done >= p.total) {
 		snprintf(eta, sizeof(eta), "done");
 	}
+	counts(c, sizeof(c), res);
 	if (bar) {
 		char b[31];
 		unsigned int fill = p.total ? (unsigned int)(30.0 * done / p.total) : 30;
@@ -61,11 +74,14 @@ static void line(uint64_t done, double t, bool bar)
 		memset(b, '#', fill);
 		memset(b + fill, '.', 30 - fill);
 		b[30] = 0;
-		fprintf(stderr, "\r[%s] %3.0f%% %s / %s  %s/s  ETA %s \033[K", b,
-			p.total ? 100.0 * done / p.total : 100.0, d, tot, rate, eta);
+		/* The counts only where something was zeroed or skipped. */
+		fprintf(stderr, "\r[%s] %3.0f%% %s / %s  %s/s  ETA %s%s%s \033[K", b,
+			p.total ? 100.0 * done / p.total : 100.0, d, tot, rate, eta,
+			res->bytes_zeroed || res->bytes_skipped ? "  " : "",
+			res->bytes_zeroed || res->bytes_skipped ? c : "");
 	} else {
-		fprintf(stderr, "%s: %s / %s (%.0f%%) in %.1f s, %s/s, ETA %s\n", PROG,
-			d, tot, p.total ? 100.0 * done / p.total : 100.0, secs, rate, eta);
+		fprintf(stderr, "%s: %s / %s (%.0f%%) in %.1f s, %s/s, ETA %s; %s\n", PROG,
+			d, tot, p.total ? 100.0 * done / p.total : 100.0, secs, rate, eta, c);
 	}
 }
 
@@ -84,12 +100,12 @@ double progress_due(void)
 	return left > 0 ? left : 0;
 }
 
-void progress_update(uint64_t done_bytes, bool final)
+void progress_update(const struct job_result *res, uint64_t done_bytes, bool final)
 {
 	double t;
 
 	if (signal_status_taken()) {
-		line(done_bytes, now_seconds(), false);
+		line(res, done_bytes, now_seconds(), false);
 		return;
 	}
 	if (!p.on || p.quiet)
@@ -98,7 +114,7 @@ void progress_update(uint64_t done_bytes, bool final)
 	if (!final && t - p.last < interval())
 		return;
 	p.last = t;
-	line(done_bytes, t, p.tty);
+	line(res, done_bytes, t, p.tty);
 	if (final && p.tty)
 		fputc('\n', stderr);
 }

@@ -218,6 +218,20 @@ static int check_lengths(const struct opts *o, struct region *r, unsigned int n)
 	return 0;
 }
 
+/* zero --discard: only where what is discarded reads back as zeroes (a
+ * file, a loop device over one), or with --force. */
+static int check_discard(const struct opts *o, struct region *r, unsigned int n)
+{
+	for (unsigned int i = 0; o->discard && !o->force && i < n; i++)
+		if (r[i].dev.ext.is_blk) {
+			warnmsg("%s: what a discard leaves on %s need not read as zeroes "
+				"(--force discards anyway; without --discard, zero writes zeroes)",
+				r[i].text, r[i].path);
+			return -EINVAL;
+		}
+	return 0;
+}
+
 /* No region that is written may overlap another region, on what their
  * devices really are (a partition and its disk, a loop device and its
  * file). */
@@ -268,6 +282,8 @@ int regions_prepare(const struct opts *o, struct region *r, unsigned int n)
 			return e;
 	}
 	e = check_lengths(o, r, n);
+	if (!e)
+		e = check_discard(o, r, n);
 	if (!e)
 		e = check_overlaps(o, r, n);
 	if (!e)

@@ -308,6 +308,10 @@ int report(const struct opts *o, const struct region *r, unsigned int n,
 		json_object_object_add(doc, "error_bits", json_object_new_uint64(res->error_bits));
 		json_object_object_add(doc, "failed", failed_indexes(res->error_bits));
 		json_object_object_add(doc, "bytes", json_object_new_uint64(res->bytes));
+		json_object_object_add(doc, "bytes_read", json_object_new_uint64(res->bytes_read));
+		json_object_object_add(doc, "bytes_written", json_object_new_uint64(res->bytes_written));
+		json_object_object_add(doc, "bytes_zeroed", json_object_new_uint64(res->bytes_zeroed));
+		json_object_object_add(doc, "bytes_skipped", json_object_new_uint64(res->bytes_skipped));
 		/* Microseconds are all the clock is worth; print no more digits. */
 		snprintf(secs, sizeof(secs), "%.6f", res->seconds);
 		json_object_object_add(doc, "seconds", json_object_new_double_s(res->seconds, secs));

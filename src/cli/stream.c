@@ -101,7 +101,8 @@ void stream_close(struct job *j)
 
 static void read_start(struct job *j, struct slot *s)
 {
-	job_read(j, s, j->src, 0);
+	if (!s->unread)
+		job_read(j, s, j->src, 0);
 }
 
 static void read_advance(struct job *j, struct slot *s)
@@ -112,7 +113,7 @@ static void read_advance(struct job *j, struct slot *s)
 
 static void read_retire(struct job *j, struct slot *s)
 {
-	const char *p = s->buf[0].mem;
+	const char *p = s->unread ? j->zeroes->mem : s->buf[0].mem;
 	size_t len = s->len << DMIO_SECTOR_SHIFT, done = 0;
 
 	while (done < len) {
@@ -200,10 +201,13 @@ static void write_fill(struct job *j, struct slot *s)
 		return;
 	if (s->filled < want)
 		input_ended(j, s);
-	if (s->len)
-		job_write(j, s);
-	else
+	if (!s->len) {
 		slot_finish(s);
+		return;
+	}
+	if (!j->o->no_sparse || j->o->target_is_zero)
+		s->zero = is_zero(s->buf[0].mem, s->len << DMIO_SECTOR_SHIFT);
+	job_write(j, s, ~0UL);
 }
 
 void stream_input_left(struct job *j)

@@ -10,15 +10,24 @@
 
 #include "job.h"
 
+/* Holes are not read: a source's hole is zeroes, and so is a file
+ * destination's, which is compared with the source's part without reading
+ * it (both holes: equal). */
 static void verify_start(struct job *j, struct slot *s)
 {
 	s->ndest = 0;
 	for (unsigned int i = 0; i < j->ndst; i++)
 		if (dest_active(&j->dst[i]))
 			s->dest[s->ndest++] = i;
-	for (unsigned int k = 0; k < s->ndest; k++)
-		job_read(j, s, &j->dst[s->dest[k]], 1 + k);
-	job_read(j, s, j->src, 0);
+	for (unsigned int k = 0; k < s->ndest; k++) {
+		struct region *d = &j->dst[s->dest[k]];
+
+		s->dest_hole[k] = region_hole(d, d->sector + s->off, s->len);
+		if (!s->dest_hole[k])
+			job_read(j, s, d, 1 + k);
+	}
+	if (!s->unread)
+		job_read(j, s, j->src, 0);
 }
 
 static void verify_advance(struct job *j, struct slot *s)
@@ -27,11 +36,19 @@ static void verify_advance(struct job *j, struct slot *s)
 	slot_finish(s);
 }
 
-/* The first differing sector of two buffers of len sectors, or len. */
+/* The first differing sector of two buffers of len sectors (b NULL:
+ * zeroes), or len. */
 static uint64_t first_difference(const char *a, const char *b, uint64_t len)
 {
 	uint64_t lo = 0;
 
+	if (!a || !b) {
+		a = a ? a : b;
+		for (lo = 0; a && lo < len; lo++)
+			if (!is_zero(a + (lo << DMIO_SECTOR_SHIFT), DMIO_SECTOR_SIZE))
+				return lo;
+		return len;
+	}
 	if (!memcmp(a, b, len << DMIO_SECTOR_SHIFT))
 		return len;
 	/* Halve the range that holds the first difference. */
@@ -49,21 +66,26 @@ static uint64_t first_difference(const char *a, const char *b, uint64_t len)
 
 static void verify_retire(struct job *j, struct slot *s)
 {
+	const char *src = s->unread ? NULL : s->buf[0].mem;
+
 	for (unsigned int k = 0; k < s->ndest; k++) {
 		struct region *d = &j->dst[s->dest[k]];
+		const char *dst = s->dest_hole[k] ? NULL : s->buf[1 + k].mem;
 		uint64_t first = d->sector + s->off, len = s->len, same;
 		uint64_t bad = UINT64_MAX;
 		int err = 0;
 
 		if (!dest_active(d))
 			continue;
-		if (slot_call_failed(s, 1 + k, 0)) {
+		if (dst && slot_call_failed(s, 1 + k, 0)) {
 			bad = job_failed_at(j, d, DMIO_READ, s->buf[1 + k].mem, first,
 					    first + s->len, &s->res[1 + k], &err);
 			if (bad != UINT64_MAX)
 				len = bad - first;
 		}
-		same = first_difference(s->buf[0].mem, s->buf[1 + k].mem, len);
+		if (dst)
+			j->res->bytes_read += len << DMIO_SECTOR_SHIFT;
+		same = src || dst ? first_difference(src, dst, len) : len;
 		d->done += same;
 		if (same < len) {
 			d->status = ST_MISMATCH;
