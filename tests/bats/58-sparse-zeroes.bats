@@ -104,26 +104,21 @@ zeroes_and_data() {
 	[ "$(kib t/dst)" -le $((4096 + 1024)) ] || fail "t/dst allocates $(kib t/dst) KiB"
 }
 
-@test "a destination that cannot write zeroes (ext2: no holes punched) falls back to writes, the other leg keeps its holes" {
-	truncate -s 96M fs.img
-	mkfs.ext2 -q fs.img
-	local dev
-	dev=$(loop fs.img)
-	mkdir mnt
-	mount "$dev" mnt
-	echo "$T/mnt" >>"$T/.mounts"
+@test "a destination that cannot write zeroes falls back to writes, the other leg keeps its holes" {
+	# A file on FUSE (nbdfuse) whose nbdkit plugin can neither trim nor
+	# zero: punching a hole there is EOPNOTSUPP.
+	bad_dev nz 16M "" 0 0 >/dev/null
 	zeroes_and_data src
-	head -c 16M /dev/urandom >mnt/d
 	truncate -s 16M d4
-	run --separate-stderr "$DMIO" --json copy src mnt/d d4
+	run --separate-stderr "$DMIO" --json copy src "$T/nz/disk" d4
 	assert_success
-	cmp src mnt/d
+	cmp src nz.img
 	cmp src d4
-	# ext2's 8 MiB of zeroes were written as data, d4's were holes.
+	# nz's 8 MiB of zeroes were written as data, d4's are holes.
 	[ "$(json .bytes_zeroed)" = $((8 << 20)) ]
 	[ "$(json .bytes_written)" = $((24 << 20)) ]
 	[ "$(kib d4)" -le $((8192 + 1024)) ] || fail "d4 allocates $(kib d4) KiB"
-	run "$DMIO" -q verify src mnt/d d4
+	run "$DMIO" -q verify src "$T/nz/disk" d4
 	assert_success
 }
 
