@@ -80,7 +80,7 @@ complete_line() {
 	complete_line "dmio --sync --q"
 	[[ $output == *--queue-depth=* && $output == *--quiet* ]]
 	complete_line "dmio --no-"
-	[ "$(tr '\n' ' ' <<<"$output")" = "--no-direct --no-flush " ]
+	[ "$(tr '\n' ' ' <<<"$output")" = "--no-direct --no-sparse --no-flush " ]
 	# Regions: files and devices, and the tags.
 	img mirror-a.img 1M
 	img mirror-b.img 1M
