@@ -8,6 +8,7 @@
  * the same checks without opening anything for writing.
  */
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <time.h>
 
@@ -29,6 +30,21 @@ static unsigned int leader(const struct region *r, unsigned int i)
 		if (same_dev(&r[j].dev, &r[i].dev))
 			return j;
 	return i;
+}
+
+/* Whether r[i]'s device is a partition of a disk that a region names too:
+ * the disk is claimed, and that covers the partition (the kernel lets no
+ * one else claim it, and would not let us claim both). */
+static bool disk_named(const struct region *r, unsigned int n, unsigned int i)
+{
+	dev_t whole;
+
+	if (!r[i].dev.is_blk || !dev_disk(r[i].dev.id_dev, &whole))
+		return false;
+	for (unsigned int k = 0; k < n; k++)
+		if (r[k].dev.is_blk && r[k].dev.id_dev == whole)
+			return true;
+	return false;
 }
 
 /* Whether any region on r[i]'s device is written; all of them aligned for
@@ -71,6 +87,10 @@ static int open_busy(const struct opts *o, struct region *r, bool write, bool di
 		nanosleep(&(struct timespec){ 0, BUSY_STEP }, NULL);
 		err = file_backend.open(&r->dev, r->path, write, true, direct);
 	}
+	if (err == -EBUSY && signal_stop()) {
+		warnmsg("interrupted by %s while waiting for %s", strsignal(signal_stop()), r->path);
+		return -EINTR;
+	}
 	if (err == -EBUSY)
 		warnmsg("%s: %s: in use (held open exclusively); --force overrides", r->text,
 			r->path);
@@ -79,10 +99,11 @@ static int open_busy(const struct opts *o, struct region *r, bool write, bool di
 
 /* Open the device of r, which the regions after it may share: 0 or -errno,
  * said why.  Its identity must not have changed since the lookup. */
-static int open_device(const struct opts *o, struct region *r, bool written, bool direct)
+static int open_device(const struct opts *o, struct region *r, bool written, bool direct,
+		       bool claim)
 {
 	struct dev probe = r->dev;
-	bool write = written && !o->dry_run, excl = written && !o->force;
+	bool write = written && !o->dry_run, excl = written && !o->force && claim;
 	int err;
 
 	err = file_backend.open(&r->dev, r->path, write, excl, direct);
@@ -126,7 +147,8 @@ int regions_open(const struct opts *o, struct region *r, unsigned int n)
 			if (written != pass)
 				continue;
 			if (l == i) {
-				err = open_device(o, &r[i], written, direct);
+				err = open_device(o, &r[i], written, direct,
+						  !disk_named(r, n, i));
 				if (err) {
 					regions_close(r, n);
 					return err;

@@ -58,6 +58,7 @@ struct opts {
 	bool discard;		/* zero: discard, not write zeroes */
 	bool write_changed;	/* copy: write only chunks that differ */
 	const char *input, *output; /* write -i, read -o */
+	bool stdin_closed, stdout_closed; /* at start: they are /dev/null now */
 	const char *map;	/* copy --map FILE */
 };
 
@@ -110,6 +111,8 @@ int path_extent(const char *path, struct extent *e);
 /* Byte ranges [astart, +alen) of a and [bstart, +blen) of b overlap. */
 bool extents_overlap(const struct extent *a, uint64_t astart, uint64_t alen,
 		     const struct extent *b, uint64_t bstart, uint64_t blen);
+/* Block device d is a partition: its disk in *whole. */
+bool dev_disk(dev_t d, dev_t *whole);
 /* Block device d or a partition of it is mounted: 0 no, 1 read-only, 2
  * read-write; a mount point in where. */
 int dev_mounted(dev_t d, char *where, size_t len);
@@ -194,6 +197,9 @@ struct job_result {
 	struct dmio_stats stats; /* the engine's, for --verbose */
 };
 
+/* --dry-run: what job_run() would refuse before any I/O (the map, the
+ * input or output): 0, or -errno once said why. */
+int job_check(const struct opts *o, struct region *r, unsigned int n);
 /* Run o->op over r[0..n) (for copy and verify r[0] is the source); the
  * outcome is in r[] and *res.  0, or -errno when the job could not start
  * (-EINVAL: refused, said why). */

@@ -77,6 +77,7 @@ static const char usage_text[] =
 	"For more details see dmio(1).\n";
 
 static bool json;		/* --json, seen before the options are parsed */
+static bool json_stderr;	/* its document goes to stderr (read's data is on stdout) */
 static const char *command;	/* the command as given, for a refusal's JSON */
 
 /* A refusal or a failure before the job: with --json, one document that
@@ -93,8 +94,9 @@ static int refused(int rc)
 	json_object_object_add(doc, "operation", command ? json_object_new_string(command) : NULL);
 	json_object_object_add(doc, "error", msg ? json_object_new_string(msg) : NULL);
 	json_object_object_add(doc, "exit_code", json_object_new_int(rc));
-	printf("%s\n", json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
-							JSON_C_TO_STRING_NOSLASHESCAPE));
+	fprintf(json_stderr ? stderr : stdout, "%s\n",
+		json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
+					       JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(doc);
 	free(msg);
 	fflush(stdout);
@@ -153,7 +155,7 @@ static unsigned int word_or_err(const char *s, const char *opt,
 
 /* ---- options ---- */
 
-enum { OPT_SYNC = 1, OPT_ASYNC, OPT_DIRECT, OPT_NO_DIRECT, OPT_HELP, OPT_VERSION };
+enum { OPT_SYNC = 1, OPT_ASYNC, OPT_ENGINE, OPT_DIRECT, OPT_NO_DIRECT, OPT_HELP, OPT_VERSION };
 
 static const char *const engines[] = { "uring", "aio", "sync", NULL };
 
@@ -188,6 +190,15 @@ static void parse_options(poptContext pc, struct opts *o, char **v)
 		switch (c) {
 		case OPT_SYNC: set_once(&o->engine, "sync", &engine_by, "--sync"); break;
 		case OPT_ASYNC: set_once(&o->engine, NULL, &engine_by, "--async"); break;
+		case OPT_ENGINE: {
+			char *e = poptGetOptArg(pc);
+
+			set_once(&o->engine, engines[word_or_err(e, "--engine", engines,
+								  "uring, aio or sync")],
+				 &engine_by, "--engine");
+			free(e);
+			break;
+		}
 		case OPT_DIRECT: set_once(&direct, "on", &direct_by, "--direct"); break;
 		case OPT_NO_DIRECT: set_once(&direct, "off", &direct_by, "--no-direct"); break;
 		case OPT_HELP: fputs(usage_text, stdout); exit(EXIT_OK);
@@ -198,10 +209,6 @@ static void parse_options(poptContext pc, struct opts *o, char **v)
 		errtryhelp("%s: %s", poptBadOption(pc, POPT_BADOPTION_NOALIAS), poptStrerror(c));
 	if (direct)
 		o->direct = !strcmp(direct, "on") ? DIRECT_ON : DIRECT_OFF;
-	if (v[0])
-		set_once(&o->engine, engines[word_or_err(v[0], "--engine", engines,
-							"uring, aio or sync")],
-			 &engine_by, "--engine");
 	if (v[1])
 		o->buffer = (enum buffer_type)word_or_err(v[1], "--buffer", buffers,
 							 "vm, pages or bvec");
@@ -288,6 +295,7 @@ static struct region *regions_new(const struct opts *o, const char **args,
 static int job_status(const struct region *r, unsigned int n,
 		      const struct job_result *res)
 {
+	bool interrupted = false;
 	int rc = EXIT_OK;
 
 	for (unsigned int i = 0; i < n; i++) {
@@ -295,10 +303,12 @@ static int job_status(const struct region *r, unsigned int n,
 			rc = EXIT_MISMATCH;
 		if (r[i].status == ST_ERROR)
 			rc = EXIT_IOERR;
+		interrupted |= r[i].status == ST_INTERRUPTED;
 	}
 	if (res->read_error || res->stream_error)
 		rc = EXIT_IOERR;
-	if (res->stop == STOP_SIGNAL)
+	/* A signal that found nothing left to stop interrupted nothing. */
+	if (interrupted)
 		rc = EXIT_SIGNAL + res->signal;
 	return rc;
 }
@@ -331,7 +341,10 @@ static int run(const struct opts *o, struct region *r, unsigned int n)
 	struct job_result res = { 0 };
 	int err, rc;
 
-	if (regions_prepare(o, r, n))
+	err = regions_prepare(o, r, n);
+	if (err == -EINTR)
+		return refused(EXIT_SIGNAL + signal_stop());
+	if (err)
 		return refused(EXIT_USAGE);
 	if (o->verbose)
 		for (unsigned int i = 0; i < n; i++)
@@ -341,6 +354,9 @@ static int run(const struct opts *o, struct region *r, unsigned int n)
 	if (o->op == OP_INFO)
 		return reported(EXIT_OK, info_run(o, r, n));
 	if (o->dry_run) {
+		err = job_check(o, r, n);
+		if (err)
+			return refused(err == -EINVAL ? EXIT_USAGE : EXIT_IOERR);
 		for (unsigned int i = 0; i < n; i++)
 			r[i].status = ST_PLANNED;
 		return reported(EXIT_OK, report(o, r, n, &res));
@@ -355,26 +371,32 @@ static int run(const struct opts *o, struct region *r, unsigned int n)
 }
 
 /* fds 0, 1 and 2 are open (on /dev/null if they were not) before anything
- * else is, so that no device or file opened later can become one of them. */
-static void std_fds(void)
+ * else is, so that no device or file opened later can become one of them;
+ * which were closed, in closed (bit fd). */
+static unsigned int std_fds(void)
 {
+	unsigned int closed = 0;
+
 	for (int fd = 0; fd < 3; fd++)
-		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF &&
-		    open("/dev/null", fd ? O_WRONLY : O_RDONLY) != fd)
-			exit(EXIT_IOERR);
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+			if (open("/dev/null", fd ? O_WRONLY : O_RDONLY) != fd)
+				exit(EXIT_IOERR);
+			closed |= 1u << fd;
+		}
+	return closed;
 }
 
 int main(int argc, const char **argv)
 {
 	struct opts o = { .chunk = CHUNK_DEFAULT, .depth = DEPTH_DEFAULT };
-	char *v[4] = { NULL }; /* --engine, --buffer, --chunk, --queue-depth */
+	char *v[4] = { NULL }; /* -, --buffer, --chunk, --queue-depth */
 	char *input = NULL, *output = NULL, *map = NULL;
 	int progress = 0, force = 0, dry_run = 0, no_flush = 0, quiet = 0, verbose = 0;
 	int flag[4] = { 0 }; /* --no-sparse, --target-is-zero, --discard, --write-changed */
 	struct poptOption table[] = {
 		{ "sync", 0, POPT_ARG_NONE, NULL, OPT_SYNC, NULL, NULL },
 		{ "async", 0, POPT_ARG_NONE, NULL, OPT_ASYNC, NULL, NULL },
-		{ "engine", 0, POPT_ARG_STRING, &v[0], 0, NULL, NULL },
+		{ "engine", 0, POPT_ARG_STRING, NULL, OPT_ENGINE, NULL, NULL },
 		{ "buffer", 0, POPT_ARG_STRING, &v[1], 0, NULL, NULL },
 		{ "chunk", 0, POPT_ARG_STRING, &v[2], 0, NULL, NULL },
 		{ "queue-depth", 0, POPT_ARG_STRING, &v[3], 0, NULL, NULL },
@@ -400,13 +422,16 @@ int main(int argc, const char **argv)
 	};
 	poptContext pc;
 	struct region *r;
-	unsigned int n;
+	unsigned int n, closed;
 	int rc;
 
-	std_fds();
-	/* Seen first, so that a refusal of any option is JSON too. */
-	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+	closed = std_fds();
+	/* Seen first, so that a refusal of any option is JSON too; a read's
+	 * refusal goes where its report would, away from the data. */
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
 		json |= !strcmp(argv[i], "--json");
+		json_stderr |= !strcmp(argv[i], "read");
+	}
 	pc = poptGetContext(PROG, argc, argv, table, 0);
 	parse_environment(&o);
 	parse_options(pc, &o, v);
@@ -415,7 +440,9 @@ int main(int argc, const char **argv)
 	o.input = input, o.output = output, o.map = map;
 	o.no_sparse = flag[0], o.target_is_zero = flag[1], o.discard = flag[2];
 	o.write_changed = flag[3];
+	o.stdin_closed = closed & 1, o.stdout_closed = closed & 2;
 	parse_command(poptGetArg(pc), &o);
+	json_stderr = o.op == OP_READ && (!o.output || !strcmp(o.output, "-"));
 	r = regions_new(&o, poptGetArgs(pc), &n);
 	if (!r) {
 		warnmsg("out of memory");

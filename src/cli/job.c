@@ -93,8 +93,18 @@ static void job_go(struct job *j)
 	pipeline_run(j);
 	progress_update(j->res, j->progress << DMIO_SECTOR_SHIFT, true);
 	job_flush(j);
-	if (j->o->op == OP_WRITE && j->res->stop == STOP_NONE)
+	if (j->o->op == OP_WRITE && j->res->stop == STOP_NONE) {
+		/* Destinations shorter than the input got only its start. */
+		for (unsigned int i = 0; i < j->ndst; i++)
+			if (j->dst[i].count < j->progress && dest_active(&j->dst[i])) {
+				warnmsg("%s: the input is longer: its last %llu bytes were not "
+					"written here", j->dst[i].text,
+					(unsigned long long)(j->progress - j->dst[i].count)
+						<< DMIO_SECTOR_SHIFT);
+				j->res->stream_error = true;
+			}
 		stream_input_left(j);
+	}
 	stream_close(j);
 	if (j->resume_map)
 		job_checkpoint(j, true);
@@ -102,6 +112,20 @@ static void job_go(struct job *j)
 	j->res->chunks = j->nslots;
 	j->res->chunk = j->chunk << DMIO_SECTOR_SHIFT;
 	dmio_client_stats(j->client, &j->res->stats);
+}
+
+int job_check(const struct opts *o, struct region *r, unsigned int n)
+{
+	struct job_result res = { 0 };
+	struct job j = { .o = o, .res = &res, .infd = -1, .outfd = -1 };
+	struct map map;
+	int err;
+
+	job_regions(&j, r, n);
+	err = o->map ? map_open(o, r, n, &map) : 0;
+	if (!err && o->map)
+		map_free(&map);
+	return err ? err : stream_check(&j);
 }
 
 int job_run(const struct opts *o, struct region *r, unsigned int n,

@@ -193,6 +193,9 @@ uint64_t dest_len(const struct region *d, const struct slot *s);
 int stream_open(struct job *j);
 /* Close them; a failed close of the output is a write error. */
 void stream_close(struct job *j);
+/* --dry-run: whether stream_open() would refuse them, opening nothing
+ * that waits or writes: 0, or -EINVAL once said why. */
+int stream_check(struct job *j);
 /* write filled every destination: is there input left?  An error, said
  * with how much (a file) or at least how much (anything else). */
 void stream_input_left(struct job *j);

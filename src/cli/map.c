@@ -210,11 +210,18 @@ int map_write(const char *path, const struct map *m)
 	FILE *f;
 	int fd, err = 0;
 
-	if (asprintf(&tmp, "%s.tmp", path) < 0)
+	/* A new file of its own beside it (never one that is there, nor
+	 * where a link points), renamed over the map. */
+	if (asprintf(&tmp, "%s.XXXXXX", path) < 0)
 		return -ENOMEM;
-	f = fopen(tmp, "w");
+	fd = mkostemp(tmp, O_CLOEXEC);
+	f = fd < 0 ? NULL : fdopen(fd, "w");
 	if (!f) {
 		err = -errno;
+		if (fd >= 0) {
+			close(fd);
+			unlink(tmp);
+		}
 		goto out;
 	}
 	fprintf(f, "%s\n", MAP_MAGIC);

@@ -57,8 +57,8 @@ const char *map_range_add(struct map_range **v, unsigned int *n,
 /* Where destination d's completed prefix ends: sectors [0, resume) are on it. */
 uint64_t map_resume(const struct map_region *d);
 
-/* Write m to path durably: a temp file next to it, fsync, rename, fsync of
- * the directory.  Returns 0 or -errno. */
+/* Write m to path durably: a new temp file next to it (mkostemp), fsync,
+ * rename, fsync of the directory.  Returns 0 or -errno. */
 int map_write(const char *path, const struct map *m);
 
 #endif

@@ -186,13 +186,17 @@ bool region_hole(const struct region *r, uint64_t first, uint64_t len)
 	return (uint64_t)data >= (first + len) << DMIO_SECTOR_SHIFT;
 }
 
-/* What a zero chunk becomes on destination d. */
-static int zero_op(const struct job *j, const struct region *d)
+/* What the zero chunk s becomes on destination d. */
+static int zero_op(const struct job *j, const struct region *d, const struct slot *s)
 {
+	uint64_t lbs = d->dev.lbs >> DMIO_SECTOR_SHIFT;
+
+	/* A device zeroes and discards whole logical blocks only. */
+	if (j->o->no_sparse || d->no_zeroes ||
+	    (d->dev.is_blk && ((d->sector + s->off) % lbs || dest_len(d, s) % lbs)))
+		return DMIO_WRITE;
 	if (j->o->discard)
 		return DMIO_DISCARD;
-	if (j->o->no_sparse || d->no_zeroes)
-		return DMIO_WRITE;
 	/* A device keeps its blocks (BLKZEROOUT); a file stays sparse. */
 	return d->dev.is_blk ? DMIO_WRITE_ZEROES | DMIO_NOUNMAP : DMIO_WRITE_ZEROES;
 }
@@ -220,7 +224,7 @@ void job_write(struct job *j, struct slot *s, unsigned long only)
 			bool write = !skip && only >> i & 1;
 
 			if (!dest_active(d) || !len || s->off < d->resume ||
-			    (none ? write : !write || ops[g] != (s->zero ? zero_op(j, d) : DMIO_WRITE)))
+			    (none ? write : !write || ops[g] != (s->zero ? zero_op(j, d, s) : DMIO_WRITE)))
 				continue;
 			where[s->ndest - first] = (struct dmio_region){ d->dev.fd, d->sector + s->off, len };
 			s->dest_call[s->ndest] = none ? CALL_NONE : (unsigned char)first;

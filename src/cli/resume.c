@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -16,6 +17,16 @@
 #include "map.h"
 
 #define MAP_MAX_BYTES (4u << 20)
+
+/* Whether a file can be made beside path: 0 or -errno. */
+static int dir_writable(const char *path)
+{
+	char *copy = strdup(path);
+	int e = !copy ? -ENOMEM : access(dirname(copy), W_OK | X_OK) ? -errno : 0;
+
+	free(copy);
+	return e;
+}
 
 /* Read the whole file into *buf; 0, -ENOENT, or another -errno. */
 static int slurp(const char *path, char **buf, size_t *len)
@@ -110,8 +121,9 @@ int map_open(const struct opts *o, struct region *r, unsigned int n, struct map 
 		ok = set_region(&m->src, &r[0]);
 		for (unsigned int i = 1; i < n; i++)
 			ok &= set_region(&m->dst[m->ndst++], &r[i]);
-		/* Written now: a map that cannot be is refused before any I/O. */
-		e = ok ? map_write(o->map, m) : -ENOMEM;
+		/* Written now: a map that cannot be is refused before any I/O;
+		 * --dry-run only looks at where it would be. */
+		e = !ok ? -ENOMEM : o->dry_run ? dir_writable(o->map) : map_write(o->map, m);
 		if (!e)
 			return 0;
 		warnmsg("%s: cannot write the map: %s", o->map, strerror(-e));

@@ -9,8 +9,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <linux/fs.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -51,12 +55,16 @@ int stream_open(struct job *j)
 	const char *path = in ? o->input : o->output;
 	struct extent e;
 	struct stat st;
-	int fd, err;
+	int fd, err, ro;
 
 	if (o->op != OP_WRITE && o->op != OP_READ)
 		return 0;
 	if (!path || !strcmp(path, "-")) {
 		fd = in ? 0 : 1;
+		if (in ? o->stdin_closed : o->stdout_closed) {
+			warnmsg("%s: closed: no %s", stream_name(j), in ? "input" : "output");
+			return -EINVAL;
+		}
 	} else {
 		if (!path_extent(path, &e) && (err = stream_apart(j, &e)))
 			return err;
@@ -78,12 +86,59 @@ int stream_open(struct job *j)
 		j->infd = fd;
 	else
 		j->outfd = fd;
+	if (!in && !fstat(fd, &st) && S_ISBLK(st.st_mode) && !ioctl(fd, BLKROGET, &ro) && ro) {
+		warnmsg("%s: is read-only", stream_name(j));
+		return -EINVAL;
+	}
 	if (fstat(fd, &st) || S_ISDIR(st.st_mode)) {
 		warnmsg("%s: cannot %s it: %s", stream_name(j), in ? "read" : "write",
 			strerror(S_ISDIR(st.st_mode) ? EISDIR : errno));
 		return -EINVAL;
 	}
 	return fd_extent(fd, &e) ? 0 : stream_apart(j, &e);
+}
+
+int stream_check(struct job *j)
+{
+	const struct opts *o = j->o;
+	bool in = o->op == OP_WRITE;
+	const char *path = in ? o->input : o->output;
+	struct extent e;
+	struct stat st;
+	int fd, err, ro = 0;
+	char *dir;
+
+	if (o->op != OP_WRITE && o->op != OP_READ)
+		return 0;
+	if (!path || !strcmp(path, "-")) {
+		if (in ? o->stdin_closed : o->stdout_closed) {
+			warnmsg("%s: closed: no %s", stream_name(j), in ? "input" : "output");
+			return -EINVAL;
+		}
+		return fd_extent(in ? 0 : 1, &e) ? 0 : stream_apart(j, &e);
+	}
+	if (!path_extent(path, &e) && (err = stream_apart(j, &e)))
+		return err;
+	if (stat(path, &st)) {
+		dir = strdup(path);
+		err = in || !dir || access(dirname(dir), W_OK | X_OK) ? -errno : 0;
+		free(dir);
+	} else if (S_ISDIR(st.st_mode)) {
+		err = -EISDIR;
+	} else if (S_ISBLK(st.st_mode) && !in) {
+		/* Claimed as a real run would, and read-only, as it would see. */
+		fd = open(path, O_RDONLY | O_CLOEXEC | (o->force ? 0 : O_EXCL));
+		err = fd < 0 ? -errno : ioctl(fd, BLKROGET, &ro) ? -errno : ro ? -EROFS : 0;
+		if (fd >= 0)
+			close(fd);
+	} else {
+		err = access(path, in ? R_OK : W_OK) ? -errno : 0;
+	}
+	if (err)
+		warnmsg("%s: cannot %s it: %s", path, in ? "read" : "write",
+			err == -EBUSY ? "device is in use (mounted or held); --force overrides"
+				      : strerror(-err));
+	return err ? -EINVAL : 0;
 }
 
 void stream_close(struct job *j)
@@ -223,10 +278,11 @@ void stream_input_left(struct job *j)
 	/* A file says how much is left; anything else is read to see. */
 	at = lseek(j->infd, 0, SEEK_CUR);
 	if (!fstat(j->infd, &st) && S_ISREG(st.st_mode) && at >= 0) {
-		if (st.st_size > at)
+		if (st.st_size > at) {
 			warnmsg("%s: %lld bytes more than the destinations hold were not written",
 				stream_name(j), (long long)(st.st_size - at));
-		j->res->stream_error = st.st_size > at;
+			j->res->stream_error = true;
+		}
 		return;
 	}
 	/* A signal (no SA_RESTART) ends the wait. */

@@ -134,6 +134,13 @@ bool extents_overlap(const struct extent *a, uint64_t astart, uint64_t alen,
 	       x < y + blen && y < x + alen;
 }
 
+bool dev_disk(dev_t d, dev_t *whole)
+{
+	uint64_t v;
+
+	return sysfs_u64(d, "partition", &v) && sysfs_dev(d, "../dev", whole);
+}
+
 /* ---- who else uses a block device ---- */
 
 /* m is d, or a partition of d. */

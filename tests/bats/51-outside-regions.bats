@@ -188,3 +188,29 @@ part_disk() {
 	exec 5<&-
 	cmp src d.img
 }
+
+@test "regions apart on a disk and on its partition: the disk is claimed, the partition with it" {
+	part_disk
+	img s.img 1M
+	cp disk.img orig
+	run --separate-stderr "$DMIO" -q copy s.img:0+10 "$PART:0" "$DISK:100"
+	assert_success
+	same_range s.img 0 disk.img $((2048 * 512)) 5120
+	same_range s.img 0 disk.img $((100 * 512)) 5120
+	same_range orig 0 disk.img 0 $((100 * 512))
+}
+
+@test "the --map's temporary file is a new one: a file or link by its name is left alone" {
+	img s.img 1M
+	truncate -s 1M d.img
+	echo precious >victim.txt
+	ln -s victim.txt m.map.tmp
+	echo mine >m2.map.tmp
+	run "$DMIO" -q --map m.map copy s.img d.img
+	assert_success
+	[ "$(cat victim.txt)" = precious ]
+	run "$DMIO" -q --map m2.map copy s.img d.img
+	assert_success
+	[ "$(cat m2.map.tmp)" = mine ]
+	[ "$(ls m.map.* m2.map.* | sort | tr '\n' ' ')" = "m.map.tmp m2.map.tmp " ]
+}

@@ -145,3 +145,53 @@ untouched() {
 	assert_failure 2
 	[ "$stderr" = "dmio: d.img:5000: starts past the end of d.img (4096 sectors)" ]
 }
+
+@test "--dry-run refuses what the run would: the map, -i, -o" {
+	img s.img 1M
+	truncate -s 1M d.img
+	local dev
+	dev=$(loop d.img -r)
+	run "$DMIO" -q --map m.map copy s.img:0+100 d.img
+	assert_success
+	for args in "--map /nonexistent/m copy s.img d.img" "--map m.map copy s.img d.img" \
+		"-o /nonexistent/o read s.img" "-o s.img read s.img" "-i /nonexistent write d.img" \
+		"-i d.img write d.img" "-o $dev read s.img" "-i $T write d.img"; do
+		# shellcheck disable=SC2086
+		run "$DMIO" -q -n $args
+		assert_failure 2
+		# shellcheck disable=SC2086
+		run "$DMIO" -q $args </dev/null
+		assert_failure 2
+	done
+}
+
+@test "-o a read-only block device is refused" {
+	img s.img 1M
+	truncate -s 1M d.img
+	local dev
+	dev=$(loop d.img -r)
+	run --separate-stderr "$DMIO" -o "$dev" read s.img:0+1
+	assert_failure 2
+	[[ $stderr == *"is read-only"* ]] || fail "$stderr"
+}
+
+@test "two --engine options that differ conflict" {
+	img s.img 1M
+	truncate -s 1M d.img
+	run --separate-stderr "$DMIO" --engine=aio --engine=sync copy s.img d.img
+	assert_failure 2
+	[[ $stderr == *"--engine and --engine: conflicting options"* ]] || fail "$stderr"
+	run "$DMIO" -q --engine=aio --engine=aio copy s.img d.img
+	assert_success
+}
+
+@test "read with stdout closed, write with stdin closed: refused, not to /dev/null" {
+	img s.img 1M
+	truncate -s 1M d.img
+	run bash -c "'$DMIO' read s.img >&-"
+	assert_failure 2
+	assert_output --partial "stdout: closed: no output"
+	run bash -c "'$DMIO' write d.img <&-"
+	assert_failure 2
+	assert_output --partial "stdin: closed: no input"
+}

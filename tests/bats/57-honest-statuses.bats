@@ -311,3 +311,69 @@ load helper
 	run "$DMIO" -q --map m copy ./r.img ./d.img
 	assert_success
 }
+
+@test "a refused read --json puts its document where the report goes, not into the data" {
+	run --separate-stderr "$DMIO" --json read missing.img
+	assert_failure 2
+	assert_output ""
+	output=$stderr
+	[ "$(sed -n '/^{/,$p' <<<"$stderr" | jq -r .exit_code)" = 2 ]
+	run --separate-stderr "$DMIO" --json read missing.img -o out
+	assert_failure 2
+	[ "$(json .exit_code)" = 2 ]
+}
+
+@test "a signal that comes when nothing is left to do interrupts nothing: ok, exit 0" {
+	img src.img 4M
+	truncate -s 4M dst.img
+	gate_dev dst pwrite
+	gate_close
+	# One chunk, written past the gate: it waits there, the signal comes.
+	"$DMIO" --json copy src.img:0+8 "$GATE_DEV:4096" >out 2>err 8>&- 9>&- &
+	pid=$!
+	gate_wait
+	kill -INT "$pid"
+	gate_open
+	rc=0
+	wait "$pid" || rc=$?
+	output=$(cat out)
+	[ "$rc" = 0 ] || fail "exit $rc: $(cat err)"
+	[ "$(json '[.regions[].status] | join(",")')" = ok,ok ]
+}
+
+@test "a signal while dmio waits for a busy device: exit 130" {
+	img src.img 8M
+	truncate -s 8M dst.img
+	gate_dev dst pwrite
+	gate_close
+	# A first run holds the device, its writes waiting at the gate.
+	"$DMIO" -q --chunk=64K copy src.img "$GATE_DEV" 8>&- 9>&- &
+	local first=$!
+	gate_wait
+	mkfifo said
+	"$DMIO" -v --json zero "$GATE_DEV:0+8" 2>said >out 8>&- 9>&- &
+	pid=$!
+	local line
+	while read -r line; do
+		[[ $line == *"trying again"* ]] && break
+	done <said
+	kill -INT "$pid"
+	rc=0
+	wait "$pid" || rc=$?
+	gate_open
+	wait "$first"
+	[ "$rc" = 130 ] || fail "exit $rc"
+	output=$(cat out)
+	[ "$(json .exit_code)" = 130 ]
+}
+
+@test "write to destinations of explicit, different counts: the shorter one says what it did not get" {
+	head -c 1M /dev/urandom >in
+	truncate -s 8M a.img
+	truncate -s 4M b.img
+	run --separate-stderr "$DMIO" -i in write a.img:0+2048 b.img:100+1024
+	assert_failure 3
+	[[ $stderr == *"b.img:100+1024: the input is longer: its last 524288 bytes were not written here"* ]] ||
+		fail "$stderr"
+	cmp -n 1M in a.img
+}

@@ -193,3 +193,21 @@ zeroes_and_data() {
 	assert_success
 	[[ $stderr == *"read 8.0 MiB, written 0 B, zeroed 0 B, skipped 64.0 MiB"* ]] || fail "$stderr"
 }
+
+@test "zeroes on a 4096-byte-sector device, in a region not on its blocks: written as data" {
+	img b.img 4M
+	cp b.img orig
+	local dev
+	dev=$(loop b.img --sector-size 4096)
+	run --separate-stderr "$DMIO" --json zero "$dev:1+1"
+	assert_success
+	cmp <(head -c 1024 b.img | tail -c 512) <(head -c 512 /dev/zero)
+	same_range orig 0 b.img 0 512
+	same_range orig 1024 b.img 1024 $((4 * 1048576 - 1024))
+	head -c 1M /dev/zero >z
+	run "$DMIO" -q copy z "$dev:9"
+	assert_success
+	run "$DMIO" -q --discard zero "$dev:1+1"
+	assert_success
+	cmp <(head -c 1024 b.img | tail -c 512) <(head -c 512 /dev/zero)
+}
