@@ -229,10 +229,12 @@ fuzz: $(FUZZ_BIN)
 # ---- benchmarks: never timed assertions; see bench/run ----
 bench: all
 	$(Q)bench/run $(BENCH_ARGS)
+	$(Q)bench/sparse
 
 check-bench: all
 	$(Q)BENCH_QUICK=1 bench/run >/dev/null
-	$(Q)echo "bench/run quick mode: ok"
+	$(Q)BENCH_QUICK=1 bench/sparse >/dev/null
+	$(Q)echo "bench/run, bench/sparse quick mode: ok"
 
 # The manual pages, linted; the options they must cover are checked in Bats.
 check-man:
