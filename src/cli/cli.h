@@ -28,6 +28,7 @@
 #define REQUEST_MAX DMIO_DEFAULT_MAX_IO	/* bytes per engine request the CLI asks for */
 #define ENGINE_DEPTH_MAX 1024u		/* engine requests in flight, at most */
 #define IN_FLIGHT_MAX (256u << 20)	/* bytes of chunk buffers, at most */
+#define ZERO_CHUNK_MAX (256u << 20)	/* a chunk of zeroes that needs no buffer */
 
 enum exit_code {
 	EXIT_OK = 0,

@@ -44,6 +44,7 @@ static void copy_advance(struct job *j, struct slot *s)
 }
 
 const struct job_ops copy_ops = {
+	.large_zeroes = true,
 	.start = copy_start,
 	.advance = copy_advance,
 	.retire = job_retire_writes,

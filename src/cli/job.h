@@ -82,6 +82,9 @@ struct job;
 struct job_ops {
 	/* A slot holds a buffer per destination as well (verify). */
 	bool buffer_per_dest;
+	/* Its chunks of zeroes (a hole of a file source; zero's) may be as
+	 * large as ZERO_CHUNK_MAX: nothing is read into a buffer for them. */
+	bool large_zeroes;
 	/* A new chunk s (off and len set; zero and unread when it is a hole
 	 * of a file source): submit its first calls, or put it in SLOT_FILL
 	 * to be filled from j->infd; with neither, it is advanced as is. */
@@ -115,10 +118,10 @@ struct job {
 	unsigned int nslots, head, used;
 	struct cbuf *bufs;
 	unsigned int nbufs;
-	struct cbuf *zeroes;		/* a chunk of zeroes, never written */
+	struct cbuf *zeroes;		/* ZERO_CHUNK_MAX of zeroes, never written */
 	uint64_t run_end;		/* a file source: where its run of data or hole ends */
 	bool run_hole;
-	char *area;
+	char *area, *zero_area;
 	size_t area_len;
 	int wake_fd;			/* eventfd: completions and signals */
 	pthread_mutex_t done_lock;
@@ -133,6 +136,10 @@ struct job {
 
 /* ---- for the job kinds (pipeline.c) ---- */
 
+/* Submit s's call k of rw over where[0..n) with buffer b, results from
+ * s->res[k]; a call the library refuses counts as failed on every region. */
+void slot_submit(struct job *j, struct slot *s, unsigned int k, int rw,
+		 struct cbuf *b, unsigned int n, const struct dmio_region *where);
 /* Read region r's part of s into s->buf[k], its result in s->res[k]. */
 void job_read(struct job *j, struct slot *s, struct region *r, unsigned int k);
 /* Write s to every destination still healthy that s falls in, of those in

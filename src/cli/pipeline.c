@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The pipeline (see job.h): chunk buffers, slots and the done list, the
- * calls the job kinds submit with, narrowing of failed chunks, checkpoints
- * of the --map, and the main loop.  Only the library's callback runs off
- * the main thread: call_done() and what it calls.
+ * The pipeline (see job.h): slots and the done list, the calls the job
+ * kinds submit with (writes.c has the writes), narrowing of failed chunks,
+ * checkpoints of the --map, and the main loop.  Only the library's
+ * callback runs off the main thread: call_done() and what it calls.
  */
 #include <errno.h>
 #include <math.h>
@@ -102,9 +102,7 @@ static struct dmio_request request(struct job *j, struct cbuf *b, int rw)
 	return req;
 }
 
-/* Submit s's call k over where[0..n), results from s->res[k]; a call the
- * library refuses counts as failed on every region. */
-static void slot_submit(struct job *j, struct slot *s, unsigned int k, int rw,
+void slot_submit(struct job *j, struct slot *s, unsigned int k, int rw,
 			struct cbuf *b, unsigned int n, const struct dmio_region *where)
 {
 	struct slot_call *c = &s->calls[k];
@@ -160,90 +158,6 @@ uint64_t dest_len(const struct region *d, const struct slot *s)
 	if (s->off >= d->count)
 		return 0;
 	return d->count - s->off < s->len ? d->count - s->off : s->len;
-}
-
-bool is_zero(const void *p, size_t len)
-{
-	const uint64_t *w = p;
-
-	/* Eight words at a time, which the compiler makes vector loads; the
-	 * first that is not zero ends it, so data costs next to nothing. */
-	for (size_t i = 0; i < len / sizeof(*w); i += 8)
-		if (w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] | w[i + 5] | w[i + 6] | w[i + 7])
-			return false;
-	return true;
-}
-
-bool region_hole(const struct region *r, uint64_t first, uint64_t len)
-{
-	off_t data;
-
-	if (r->dev.is_blk)
-		return false;
-	data = lseek(r->dev.fd, (off_t)(first << DMIO_SECTOR_SHIFT), SEEK_DATA);
-	if (data < 0)
-		return errno == ENXIO; /* a hole to the end of the file */
-	return (uint64_t)data >= (first + len) << DMIO_SECTOR_SHIFT;
-}
-
-/* What the zero chunk s becomes on destination d. */
-static int zero_op(const struct job *j, const struct region *d, const struct slot *s)
-{
-	uint64_t lbs = d->dev.lbs >> DMIO_SECTOR_SHIFT;
-
-	/* A device zeroes and discards whole logical blocks only. */
-	if (j->o->no_sparse || d->no_zeroes ||
-	    (d->dev.is_blk && ((d->sector + s->off) % lbs || dest_len(d, s) % lbs)))
-		return DMIO_WRITE;
-	if (j->o->discard)
-		return DMIO_DISCARD;
-	/* A device keeps its blocks (BLKZEROOUT); a file stays sparse. */
-	return d->dev.is_blk ? DMIO_WRITE_ZEROES | DMIO_NOUNMAP : DMIO_WRITE_ZEROES;
-}
-
-void job_write(struct job *j, struct slot *s, unsigned long only)
-{
-	static const int ops[] = {
-		DMIO_WRITE, DMIO_WRITE_ZEROES, DMIO_WRITE_ZEROES | DMIO_NOUNMAP, DMIO_DISCARD,
-	};
-	bool skip = s->zero && j->o->target_is_zero;
-	struct dmio_region where[DMIO_MAX_REGIONS];
-	unsigned int first, calls = 0;
-
-	s->wrote = true;
-	s->ndest = 0;
-	/* A call per kind of write, each to the destinations that take it;
-	 * skipped ones last, with no call. */
-	for (size_t g = 0; g <= sizeof(ops) / sizeof(ops[0]); g++) {
-		bool none = g == sizeof(ops) / sizeof(ops[0]);
-
-		first = s->ndest;
-		for (unsigned int i = 0; i < j->ndst; i++) {
-			struct region *d = &j->dst[i];
-			uint64_t len = dest_len(d, s);
-			bool write = !skip && only >> i & 1;
-
-			if (!dest_active(d) || !len || s->off < d->resume ||
-			    (none ? write : !write || ops[g] != (s->zero ? zero_op(j, d, s) : DMIO_WRITE)))
-				continue;
-			where[s->ndest - first] = (struct dmio_region){ d->dev.fd, d->sector + s->off, len };
-			s->dest_call[s->ndest] = none ? CALL_NONE : (unsigned char)first;
-			s->dest[s->ndest++] = i;
-		}
-		if (!none && s->ndest > first) {
-			slot_submit(j, s, first, ops[g], s->zero ? j->zeroes : &s->buf[0],
-				    s->ndest - first, where);
-			calls++;
-		}
-	}
-	if (!calls)
-		slot_finish(s);
-}
-
-void job_writes_done(struct job *j, struct slot *s)
-{
-	(void)j;
-	slot_finish(s);
 }
 
 void job_stop_at(struct job *j, uint64_t off, enum stop reason)
@@ -339,55 +253,6 @@ bool job_source_ok(struct job *j, struct slot *s)
 	return s->len > 0;
 }
 
-/* Count n sectors that destination calls of rw did (CALL_NONE: skipped). */
-static void count(struct job *j, int rw, uint64_t n)
-{
-	uint64_t bytes = n << DMIO_SECTOR_SHIFT;
-
-	if (rw < 0)
-		j->res->bytes_skipped += bytes;
-	else if (rw == DMIO_WRITE)
-		j->res->bytes_written += bytes;
-	else
-		j->res->bytes_zeroed += bytes;
-}
-
-void job_retire_writes(struct job *j, struct slot *s)
-{
-	for (unsigned int i = 0; i < s->ndest; i++) {
-		struct region *d = &j->dst[s->dest[i]];
-		uint64_t first = d->sector + s->off, len = dest_len(d, s), bad = UINT64_MAX;
-		unsigned int k = s->dest_call[i];
-		int rw = k == CALL_NONE ? -1 : s->calls[k].rw, err;
-		char *mem = s->zero ? j->zeroes->mem : s->buf[0].mem;
-
-		if (!dest_active(d))
-			continue;
-		if (rw >= 0 && slot_call_failed(s, k, i - k)) {
-			struct dmio_result res = s->res[i];
-
-			if (rw != DMIO_WRITE && (res.error == EOPNOTSUPP || res.error == EBUSY)) {
-				/* It cannot write zeroes (or not while another
-				 * holds it, with --force): as data, from now on. */
-				d->no_zeroes = true;
-				rw = DMIO_WRITE;
-				res.error_sector = first;
-			}
-			bad = job_failed_at(j, d, rw, mem, first, first + len, &res, &err);
-		}
-		if (bad == UINT64_MAX) {
-			d->done += len;
-			count(j, rw, len);
-		} else {
-			d->done += bad - first;
-			count(j, rw, bad - first);
-			job_dest_failed(j, s->dest[i], bad, err, rw == DMIO_WRITE ? "write"
-								 : rw == DMIO_DISCARD ? "discard"
-								 : "write zeroes");
-		}
-	}
-}
-
 /* ---- the map ---- */
 
 void job_checkpoint(struct job *j, bool final)
@@ -468,6 +333,30 @@ static void source_run(struct job *j, uint64_t off)
 	j->run_end = end > src->sector + off ? end - src->sector : off + 1;
 }
 
+/* Where the chunk s that starts at j->next ends: a chunk on, or for
+ * zeroes that need no buffer up to ZERO_CHUNK_MAX; at the end of a file
+ * source's run of data or of hole (s is zero and unread in a hole); at a
+ * --map resume point, which no chunk straddles. */
+static void chunk_place(struct job *j, struct slot *s)
+{
+	uint64_t len = j->chunk, left = j->limit - j->next;
+
+	s->off = j->next;
+	s->zero = s->unread = false;
+	if (j->src && !j->src->dev.is_blk) {
+		source_run(j, s->off);
+		s->zero = s->unread = j->run_hole;
+		if (j->run_end - s->off < left)
+			left = j->run_end - s->off;
+	}
+	if (j->ops->large_zeroes && (s->zero || !j->src))
+		len = ZERO_CHUNK_MAX >> DMIO_SECTOR_SHIFT;
+	s->len = left < len ? left : len;
+	for (unsigned int i = 0; j->resume_map && i < j->ndst; i++)
+		if (j->dst[i].resume > s->off && j->dst[i].resume - s->off < s->len)
+			s->len = j->dst[i].resume - s->off;
+}
+
 static bool start_chunks(struct job *j)
 {
 	bool moved = false;
@@ -475,20 +364,7 @@ static bool start_chunks(struct job *j)
 	while (j->used < j->nslots && j->next < j->limit && !filling(j)) {
 		struct slot *s = slot_at(j, j->used++);
 
-		s->off = j->next;
-		s->len = j->limit - s->off < j->chunk ? j->limit - s->off : j->chunk;
-		/* With --map, a chunk never straddles a destination's resume point. */
-		for (unsigned int i = 0; j->resume_map && i < j->ndst; i++)
-			if (j->dst[i].resume > s->off && j->dst[i].resume - s->off < s->len)
-				s->len = j->dst[i].resume - s->off;
-		/* A file source's chunk is all data or all hole, never read. */
-		s->zero = s->unread = false;
-		if (j->src && !j->src->dev.is_blk) {
-			source_run(j, s->off);
-			if (j->run_end - s->off < s->len)
-				s->len = j->run_end - s->off;
-			s->zero = s->unread = j->run_hole;
-		}
+		chunk_place(j, s);
 		j->next += s->len;
 		s->wrote = false;
 		s->filled = 0;

@@ -14,6 +14,7 @@ static void zero_start(struct job *j, struct slot *s)
 }
 
 const struct job_ops zero_ops = {
+	.large_zeroes = true,
 	.start = zero_start,
 	.advance = job_writes_done,
 	.retire = job_retire_writes,

@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * What each destination gets of a chunk, and the account of it: its data;
+ * for a chunk of zeroes, what suits the destination (a hole in a file,
+ * BLKZEROOUT on a device, a discard with --discard, data where it cannot
+ * or with --no-sparse); or nothing, skipped (--target-is-zero, or a
+ * destination that --write-changed found equal).  A destination that
+ * cannot write zeroes is written data from then on.
+ */
+#include <errno.h>
+#include <unistd.h>
+
+#include "job.h"
+
+#define LEG_NONE -1	/* the chunk is not for this destination */
+#define LEG_SKIP -2	/* it is, but nothing is written */
+
+bool is_zero(const void *p, size_t len)
+{
+	const uint64_t *w = p;
+
+	/* Eight words at a time, which the compiler makes vector loads; the
+	 * first that is not zero ends it, so data costs next to nothing. */
+	for (size_t i = 0; i < len / sizeof(*w); i += 8)
+		if (w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] | w[i + 5] | w[i + 6] | w[i + 7])
+			return false;
+	return true;
+}
+
+bool region_hole(const struct region *r, uint64_t first, uint64_t len)
+{
+	off_t data;
+
+	if (r->dev.is_blk)
+		return false;
+	data = lseek(r->dev.fd, (off_t)(first << DMIO_SECTOR_SHIFT), SEEK_DATA);
+	if (data < 0)
+		return errno == ENXIO; /* a hole to the end of the file */
+	return (uint64_t)data >= (first + len) << DMIO_SECTOR_SHIFT;
+}
+
+/* What the zero chunk s becomes on destination d. */
+static int zero_op(const struct job *j, const struct region *d, const struct slot *s)
+{
+	uint64_t lbs = d->dev.lbs >> DMIO_SECTOR_SHIFT;
+
+	/* A device zeroes and discards whole logical blocks only. */
+	if (j->o->no_sparse || d->no_zeroes ||
+	    (d->dev.is_blk && ((d->sector + s->off) % lbs || dest_len(d, s) % lbs)))
+		return DMIO_WRITE;
+	if (j->o->discard)
+		return DMIO_DISCARD;
+	/* A device keeps its blocks (BLKZEROOUT); a file stays sparse. */
+	return d->dev.is_blk ? DMIO_WRITE_ZEROES | DMIO_NOUNMAP : DMIO_WRITE_ZEROES;
+}
+
+/* What s writes to destination i, of those in only: an op, or LEG_*. */
+static int leg_op(const struct job *j, const struct slot *s, unsigned int i,
+		  unsigned long only)
+{
+	const struct region *d = &j->dst[i];
+
+	if (!dest_active(d) || !dest_len(d, s) || s->off < d->resume)
+		return LEG_NONE;
+	if (!(only >> i & 1) || (s->zero && j->o->target_is_zero))
+		return LEG_SKIP;
+	return s->zero ? zero_op(j, d, s) : DMIO_WRITE;
+}
+
+void job_write(struct job *j, struct slot *s, unsigned long only)
+{
+	/* A call for each kind of write, to the legs that take it; the
+	 * skipped legs last, with no call. */
+	static const int kinds[] = {
+		DMIO_WRITE, DMIO_WRITE_ZEROES, DMIO_WRITE_ZEROES | DMIO_NOUNMAP, DMIO_DISCARD,
+		LEG_SKIP,
+	};
+	struct dmio_region where[DMIO_MAX_REGIONS];
+	int op[DMIO_MAX_REGIONS];
+	unsigned int calls = 0;
+
+	s->wrote = true;
+	s->ndest = 0;
+	for (unsigned int i = 0; i < j->ndst; i++)
+		op[i] = leg_op(j, s, i, only);
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		unsigned int first = s->ndest;
+
+		for (unsigned int i = 0; i < j->ndst; i++) {
+			struct region *d = &j->dst[i];
+
+			if (op[i] != kinds[k])
+				continue;
+			where[s->ndest - first] = (struct dmio_region){ d->dev.fd, d->sector + s->off,
+									dest_len(d, s) };
+			s->dest_call[s->ndest] = kinds[k] == LEG_SKIP ? CALL_NONE : (unsigned char)first;
+			s->dest[s->ndest++] = i;
+		}
+		if (kinds[k] != LEG_SKIP && s->ndest > first) {
+			slot_submit(j, s, first, kinds[k], s->zero ? j->zeroes : &s->buf[0],
+				    s->ndest - first, where);
+			calls++;
+		}
+	}
+	if (!calls)
+		slot_finish(s);
+}
+
+void job_writes_done(struct job *j, struct slot *s)
+{
+	(void)j;
+	slot_finish(s);
+}
+
+/* Count n sectors that destination calls of rw did (-1: skipped). */
+static void count(struct job *j, int rw, uint64_t n)
+{
+	uint64_t bytes = n << DMIO_SECTOR_SHIFT;
+
+	if (rw < 0)
+		j->res->bytes_skipped += bytes;
+	else if (rw == DMIO_WRITE)
+		j->res->bytes_written += bytes;
+	else
+		j->res->bytes_zeroed += bytes;
+}
+
+void job_retire_writes(struct job *j, struct slot *s)
+{
+	for (unsigned int i = 0; i < s->ndest; i++) {
+		struct region *d = &j->dst[s->dest[i]];
+		uint64_t first = d->sector + s->off, len = dest_len(d, s), bad = UINT64_MAX;
+		unsigned int k = s->dest_call[i];
+		int rw = k == CALL_NONE ? -1 : s->calls[k].rw, err;
+		char *mem = s->zero ? j->zeroes->mem : s->buf[0].mem;
+
+		if (!dest_active(d))
+			continue;
+		if (rw >= 0 && slot_call_failed(s, k, i - k)) {
+			struct dmio_result res = s->res[i];
+
+			if (rw != DMIO_WRITE && (res.error == EOPNOTSUPP || res.error == EBUSY)) {
+				/* It cannot write zeroes (or not while another
+				 * holds it, with --force): as data, from now on. */
+				d->no_zeroes = true;
+				rw = DMIO_WRITE;
+				res.error_sector = first;
+			}
+			bad = job_failed_at(j, d, rw, mem, first, first + len, &res, &err);
+		}
+		if (bad == UINT64_MAX) {
+			d->done += len;
+			count(j, rw, len);
+		} else {
+			d->done += bad - first;
+			count(j, rw, bad - first);
+			job_dest_failed(j, s->dest[i], bad, err, rw == DMIO_WRITE ? "write"
+								 : rw == DMIO_DISCARD ? "discard"
+								 : "write zeroes");
+		}
+	}
+}
