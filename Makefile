@@ -12,7 +12,7 @@ CC ?= cc
 PKG_CONFIG ?= pkg-config
 CFLAGS ?= -O2 -g
 override CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -Iinclude -Isrc/lib
-LDLIBS_LIB := -laio -luring -pthread
+LDLIBS_LIB := -laio -luring -lnbd -pthread
 CLI_PKGS := blkid popt smartcols json-c
 
 VERSION := $(shell scripts/version)

@@ -163,6 +163,52 @@ struct dmio_request {
 int dmio_submit(const struct dmio_request *req, unsigned int num_regions,
 		const struct dmio_region *where, unsigned long *error_bits);
 
+/* ---- Network block devices (libnbd) ---- */
+
+/*
+ * An NBD export is opened by URI (nbd://, nbds://, nbd+unix://,
+ * nbds+unix://) into a handle: a file descriptor that names it in
+ * struct dmio_region.fd, beside local regions in the same call, and in the
+ * calls below (it is nothing else to use: no read, write or close).  The
+ * client's completion thread drives its connections.
+ */
+struct dmio_nbd_params {
+	unsigned int size;		/* sizeof(struct dmio_nbd_params) */
+	unsigned int connections;	/* 0: 4; more than 1 where the server allows multi-conn */
+	const char *tls_psk_file;	/* NULL, or TLS with the PSK in this file */
+	const char *tls_certificates;	/* NULL, or TLS with the X.509 files in this directory */
+};
+
+#define DMIO_NBD_READ_ONLY 0x01
+#define DMIO_NBD_CAN_FLUSH 0x02
+#define DMIO_NBD_CAN_ZERO 0x04
+#define DMIO_NBD_CAN_TRIM 0x08
+#define DMIO_NBD_CAN_MULTI_CONN 0x10
+#define DMIO_NBD_EXTENTS 0x20	/* base:allocation: dmio_nbd_extent() says holes */
+
+struct dmio_nbd_info {
+	uint64_t size;			/* bytes */
+	uint32_t min_block;		/* requests are multiples of it, aligned to it */
+	uint32_t preferred_block;
+	uint32_t max_block;		/* no request is larger */
+	unsigned int connections;
+	unsigned int flags;		/* DMIO_NBD_* */
+};
+
+/* Connect: the handle, or -errno (and dmio_nbd_error() says why). */
+int dmio_nbd_open(const char *uri, const struct dmio_nbd_params *params);
+int dmio_nbd_info(int handle, struct dmio_nbd_info *info);
+/* NBD_CMD_FLUSH on every connection: 0, or -errno. */
+int dmio_nbd_flush(int handle);
+/* The run of data or of hole that byte offset is in, as the server's
+ * base:allocation says (all data when it does not): its end in *end, 1
+ * in *hole for a hole.  0, or -errno. */
+int dmio_nbd_extent(int handle, uint64_t offset, uint64_t *end, int *hole);
+/* Disconnect; the handle is no more.  0, or -errno. */
+int dmio_nbd_close(int handle);
+/* Why the last dmio_nbd_* call of this thread failed, or "". */
+const char *dmio_nbd_error(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -3,6 +3,7 @@
  * The region-spec and size parsers.  Strict: no signs, no spaces, no hex,
  * no empty parts, no overflow; an error names what is wrong.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -110,17 +111,46 @@ static const char *bad_part(struct spec *spec, const char *part, const char *s,
 
 #define PATH_HINT " (a path that holds ':' is written PATH:START)"
 
+static const char *const nbd_schemes[] = { "nbd://", "nbds://", "nbd+unix://", "nbds+unix://" };
+
+size_t spec_nbd_scheme(const char *text)
+{
+	for (size_t i = 0; i < sizeof(nbd_schemes) / sizeof(nbd_schemes[0]); i++)
+		if (!strncmp(text, nbd_schemes[i], strlen(nbd_schemes[i])))
+			return strlen(nbd_schemes[i]);
+	return 0;
+}
+
+/* In an NBD URI, the colon before START is the last one of its path: not
+ * in the authority (host:port), not in the query (?socket=/a:b).  Its
+ * place in *colon (NULL: none), the query's in *query (or the end). */
+static void nbd_split(const char *text, size_t scheme, const char **colon,
+		      const char **query)
+{
+	const char *path = text + scheme + strcspn(text + scheme, "/?");
+
+	*query = path + strcspn(path, "?");
+	*colon = NULL;
+	for (const char *p = path; p < *query; p++)
+		if (*p == ':')
+			*colon = p;
+}
+
 const char *spec_parse(const char *text, struct spec *spec)
 {
-	const char *colon = strrchr(text, ':'), *err;
-	size_t devlen = colon ? (size_t)(colon - text) : strlen(text);
+	size_t scheme = spec_nbd_scheme(text);
+	const char *colon = strrchr(text, ':'), *query = text + strlen(text), *err;
+	size_t devlen;
 
 	*spec = (struct spec){ 0 };
+	if (scheme)
+		nbd_split(text, scheme, &colon, &query);
+	devlen = colon ? (size_t)(colon - text) : (size_t)(query - text);
 	if (!devlen)
 		return "no device";
 	if (colon) {
-		const char *rest = colon + 1, *plus = strchr(rest, '+');
-		size_t len = plus ? (size_t)(plus - rest) : strlen(rest);
+		const char *rest = colon + 1, *plus = memchr(rest, '+', (size_t)(query - rest));
+		size_t len = plus ? (size_t)(plus - rest) : (size_t)(query - rest);
 
 		if (!plus && !len)
 			return "nothing after ':'";
@@ -132,17 +162,21 @@ const char *spec_parse(const char *text, struct spec *spec)
 			return bad_part(spec, "START", rest, len, err);
 		if (plus) {
 			const char *c = plus + 1;
+			size_t clen = (size_t)(query - c);
 
-			err = parse_sectors(c, &spec->count);
+			err = parse_sectors_n(c, clen, &spec->count);
 			if (!err && !spec->count)
 				err = "empty region (count 0)";
 			if (!err && spec->count > SPEC_MAX_SECTORS - spec->start)
 				err = "region end too large";
 			if (err)
-				return bad_part(spec, "COUNT", c, strlen(c), err);
+				return bad_part(spec, "COUNT", c, clen, err);
 			spec->has_count = true;
 		}
 	}
-	spec->device = strndup(text, devlen);
+	/* The device: all before the colon, and a URI's query after it. */
+	if (asprintf(&spec->device, "%.*s%s", (int)devlen, text, scheme ? query : "") < 0)
+		spec->device = NULL;
+	spec->nbd = scheme != 0;
 	return spec->device ? NULL : "out of memory";
 }

@@ -7,6 +7,7 @@
 #define DMIO_SPEC_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* The largest sector count a size may give: its bytes fit in an off_t. */
@@ -27,7 +28,8 @@ const char *parse_sectors(const char *s, uint64_t *sectors);
 const char *parse_bytes(const char *s, uint64_t *bytes);
 
 struct spec {
-	char *device;     /* allocated: a path or a TAG=value */
+	char *device;     /* allocated: a path, a TAG=value or an NBD URI */
+	bool nbd;         /* an NBD URI */
 	uint64_t start;   /* sectors */
 	uint64_t count;   /* sectors, when has_count */
 	bool has_count;
@@ -38,10 +40,15 @@ struct spec {
 };
 
 /*
- * Split at the last ':' into the device and START[+COUNT].  Returns NULL
- * and fills *spec (free spec->device), or a message saying what is wrong;
- * then nothing is allocated.
+ * Split at the last ':' into the device and START[+COUNT].  An NBD URI
+ * (nbd://, nbds://, nbd+unix://, nbds+unix://) is split at the last ':' of
+ * its path instead, so that host:port and ?socket=/a:b stay in the device:
+ * nbd://host:10809/export:2048+100, nbd+unix:///export:8?socket=/s.
+ * Returns NULL and fills *spec (free spec->device), or a message saying
+ * what is wrong; then nothing is allocated.
  */
 const char *spec_parse(const char *text, struct spec *spec);
+/* The length of text's NBD URI scheme and "//", or 0 when it has none. */
+size_t spec_nbd_scheme(const char *text);
 
 #endif

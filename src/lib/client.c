@@ -47,7 +47,9 @@ void client_sleep(struct dmio_client *c)
 	sleep = !c->incoming && !c->stopping;
 	c->asleep = sleep;
 	pthread_mutex_unlock(&c->lock);
-	if (sleep)
+	if (sleep && c->nbd_nconns)
+		nbd_wait(c);
+	else if (sleep)
 		c->ops->wait(c);
 	pthread_mutex_lock(&c->lock);
 	c->asleep = false;
@@ -190,6 +192,7 @@ void dmio_client_destroy(struct dmio_client *c)
 	pthread_mutex_unlock(&c->lock);
 	client_wake(c);
 	pthread_join(c->thread, NULL);
+	nbd_client_exit(c);
 	c->ops->exit(c);
 	pool_exit(&c->pool);
 	close(c->wake_fd);

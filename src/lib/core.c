@@ -78,6 +78,7 @@ static int check_region(const struct dmio_region *w, int rw,
 
 	if (w->fd < 0)
 		return -EBADF;
+	rs->nbd = nbd_find(w->fd);
 	flags = fcntl(w->fd, F_GETFL);
 	if (flags < 0)
 		return -EBADF;
@@ -91,6 +92,12 @@ static int check_region(const struct dmio_region *w, int rw,
 	end = (w->sector + w->count) << DMIO_SECTOR_SHIFT;
 	if (end > INT64_MAX)
 		return -EINVAL;
+	if (rs->nbd) {
+		rs->fd = w->fd;
+		rs->pos = w->sector << DMIO_SECTOR_SHIFT;
+		rs->end = end;
+		return nbd_check(rs->nbd, rw, rs->pos, rs->end);
+	}
 	r = dmio_zeroing(rw) ? zero_align(w->fd, rs) : direct_align(w->fd, flags, &rs->align);
 	if (r)
 		return r;
@@ -215,15 +222,16 @@ static bool piece_complete(struct dmio_client *c, struct dmio_piece *p)
 
 /* ---- splitting, on the completion thread ---- */
 
-/* Point p's iovec at the caller's memory, as far as it can go in one
- * request; 0 bytes when an O_DIRECT fd cannot take the first part as it is. */
-static size_t piece_map(struct dmio_client *c, struct region_state *rs,
-			struct dmio_piece *p, size_t want)
+/* Point p's iovec at the caller's memory, as far as it can go in max_iov
+ * entries; 0 bytes when an O_DIRECT fd cannot take the first part as it
+ * is. */
+static size_t piece_map(struct region_state *rs, struct dmio_piece *p, size_t want,
+			unsigned int max_iov)
 {
 	size_t len = 0;
 
 	p->iovcnt = 0;
-	while (len < want && p->iovcnt < (int)c->pool.max_iov) {
+	while (len < want) {
 		struct iovec *prev = p->iov + p->iovcnt - 1;
 		char *addr;
 		size_t n;
@@ -235,8 +243,10 @@ static size_t piece_map(struct dmio_client *c, struct region_state *rs,
 			break;
 		if (p->iovcnt && (char *)prev->iov_base + prev->iov_len == addr)
 			prev->iov_len += n; /* contiguous: one iovec */
-		else
+		else if (p->iovcnt < (int)max_iov)
 			p->iov[p->iovcnt++] = (struct iovec){ addr, n };
+		else
+			break;
 		rs->dp.next_page(&rs->dp, n);
 		len += n;
 	}
@@ -280,26 +290,34 @@ static bool piece_make(struct dmio_client *c, struct dmio_io *io,
 	while (io->r[i].pos == io->r[i].end)
 		i = (i + 1) % io->num_regions;
 	rs = &io->r[i];
-	want = rs->end - rs->pos < c->max_io ? rs->end - rs->pos : c->max_io;
+	want = c->max_io;
+	if (rs->nbd)
+		want = nbd_max_piece(rs->nbd, io->rw, c->max_io);
+	else if (dmio_zeroing(io->rw))
+		want = rs->end - rs->pos; /* the whole region at once */
+	if (want > rs->end - rs->pos)
+		want = rs->end - rs->pos;
 	p->io = io;
 	p->region = i;
 	p->fd = rs->fd;
 	p->blk = rs->blk;
+	p->nbd = rs->nbd;
 	p->rw = io->rw;
 	p->dp = rs->dp;
 	p->iov = p->iovs;
 	p->iovcnt = 0;
 	p->nbounce = 0;
-	if (dmio_zeroing(io->rw))
-		want = rs->end - rs->pos; /* the whole region at once */
-	p->total = dmio_zeroing(io->rw) ? want : piece_map(c, rs, p, want);
+	/* NBD sends one buffer a request: one contiguous run of memory. */
+	p->total = dmio_zeroing(io->rw) ? want
+		 : piece_map(rs, p, want, rs->nbd ? 1 : c->pool.max_iov);
 	if (!p->total) {
 		p->total = piece_bounce(c, rs, p, want);
 		if (!p->total)
 			return false;
 		__atomic_add_fetch(&c->bounced, 1, __ATOMIC_RELAXED);
 	}
-	__atomic_add_fetch(&c->requests, 1, __ATOMIC_RELAXED);
+	if (!rs->nbd) /* NBD counts what it sends */
+		__atomic_add_fetch(&c->requests, 1, __ATOMIC_RELAXED);
 	p->start = p->pos = rs->pos;
 	p->len = p->total;
 	rs->pos += p->total;
@@ -359,6 +377,23 @@ static long zero_piece(const struct dmio_piece *p)
 	return errno == ENOTTY || errno == ENOSYS ? -EOPNOTSUPP : -errno;
 }
 
+/* Finish the NBD pieces that completed: whether there were any. */
+static bool finish_nbd(struct dmio_client *c)
+{
+	struct dmio_piece *p = c->nbd_done;
+
+	c->nbd_done = NULL;
+	if (!p)
+		return false;
+	while (p) {
+		struct dmio_piece *next = p->next;
+
+		piece_complete(c, p); /* NBD transfers all or nothing */
+		p = next;
+	}
+	return true;
+}
+
 void core_run(struct dmio_client *c)
 {
 	struct dmio_piece *retry = NULL, *done[64];
@@ -378,7 +413,9 @@ void core_run(struct dmio_client *c)
 		while (c->inflight < c->depth && (p = next_piece(c, &retry))) {
 			int q = DMIO_Q_COMPLETED;
 
-			if (dmio_zeroing(p->rw))
+			if (p->nbd)
+				q = nbd_queue(c, p);
+			else if (dmio_zeroing(p->rw))
 				p->res = zero_piece(p);
 			else
 				q = c->ops->queue(c, p);
@@ -394,13 +431,16 @@ void core_run(struct dmio_client *c)
 				}
 				break;
 			default:
-				c->inflight++;
+				if (!p->nbd)
+					c->inflight++;
 			}
 		}
 submit:
 		if (c->ops->commit)
 			c->ops->commit(c);
-		if (!c->inflight) {
+		if (finish_nbd(c))
+			continue;
+		if (!c->inflight && !c->nbd_nconns) {
 			if (!retry && !c->active) {
 				pthread_mutex_lock(&c->lock);
 				bool more = c->incoming != NULL;
@@ -410,11 +450,11 @@ submit:
 			}
 			continue;
 		}
-		unsigned int n = c->ops->reap(c, done, 64);
+		unsigned int n = c->inflight ? c->ops->reap(c, done, 64) : 0;
 
 		if (!n) {
 			client_sleep(c);
-			n = c->ops->reap(c, done, 64);
+			n = c->inflight ? c->ops->reap(c, done, 64) : 0;
 		}
 
 		for (unsigned int i = 0; i < n; i++) {

@@ -44,8 +44,12 @@ void dp_zero(struct dpages *dp, size_t n);
 
 /* ---- core.c: one I/O call, split into pieces ---- */
 
+struct dmio_nbd;
+struct nbd_conn;
+
 struct region_state {
 	int fd;
+	struct dmio_nbd *nbd; /* an NBD export's region (nbd.c), else NULL */
 	bool blk;            /* a block device */
 	uint64_t pos, end;   /* bytes still to split: [pos, end) */
 	unsigned int align;  /* O_DIRECT: offsets, lengths, addresses; else 0 */
@@ -86,6 +90,8 @@ struct dmio_piece {
 	unsigned int region;
 	int fd;
 	bool blk;          /* zeroing: on a block device */
+	struct dmio_nbd *nbd;  /* an NBD region's piece (nbd.c) */
+	struct nbd_conn *conn; /* and its connection */
 	int rw;
 	uint64_t start;    /* byte offset on the fd where the piece begins */
 	size_t total;      /* its length */
@@ -157,6 +163,12 @@ struct dmio_engine_ops {
 	 * may still find nothing).  client_wait() for engines whose
 	 * completions write wake_fd themselves. */
 	void (*wait)(struct dmio_client *c);
+	/* Optional, for sleeping in poll() beside NBD sockets (nbd_wait):
+	 * an fd that is readable when completions wait, what to do then
+	 * before reap, and whether the engine reads wake_fd itself. */
+	int (*event_fd)(struct dmio_client *c);
+	void (*events)(struct dmio_client *c);
+	bool (*wake_armed)(struct dmio_client *c);
 };
 
 extern const struct dmio_engine_ops dmio_sync_engine;
@@ -184,6 +196,9 @@ struct dmio_client {
 	/* Completion-thread only. */
 	struct dmio_io *active, **active_tail; /* calls being split */
 	unsigned int inflight;
+	struct dmio_piece *nbd_done; /* NBD pieces completed, to finish */
+	struct nbd_conn **nbd_conns; /* connections with commands in flight */
+	unsigned int nbd_nconns;
 };
 
 bool client_on_thread(struct dmio_client *c);
@@ -199,5 +214,24 @@ void client_enqueue(struct dmio_client *c, struct dmio_io *io);
 void core_run(struct dmio_client *c);
 /* Completion thread: the call is finished; release it. */
 void client_io_done(struct dmio_client *c);
+
+/* ---- nbd.c: NBD exports (libnbd), driven by the completion thread ---- */
+
+#define NBD_CONNS_MAX 64 /* connections a client drives at once */
+
+/* The export that handle fd names, or NULL. */
+struct dmio_nbd *nbd_find(int fd);
+/* Check a region of rw on t, bytes [pos, end): 0 or -errno. */
+int nbd_check(struct dmio_nbd *t, int rw, uint64_t pos, uint64_t end);
+/* The largest piece of rw on t. */
+uint64_t nbd_max_piece(struct dmio_nbd *t, int rw, uint64_t max_io);
+/* Send piece p: DMIO_Q_QUEUED, DMIO_Q_BUSY (every connection is full),
+ * or DMIO_Q_COMPLETED (refused: p->res). */
+int nbd_queue(struct dmio_client *c, struct dmio_piece *p);
+/* Sleep until the wake-up eventfd, the engine's completions or a busy
+ * connection's socket needs it; let libnbd read and write; what it
+ * completed is on c->nbd_done. */
+void nbd_wait(struct dmio_client *c);
+void nbd_client_exit(struct dmio_client *c);
 
 #endif

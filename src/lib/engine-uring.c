@@ -189,6 +189,25 @@ static void uring_wait(struct dmio_client *c)
 	}
 }
 
+static int uring_event_fd(struct dmio_client *c)
+{
+	return ((struct uring_engine *)c->engine)->ring.ring_fd;
+}
+
+/* Run the completions that DEFER_TASKRUN keeps back until asked. */
+static void uring_events(struct dmio_client *c)
+{
+	struct uring_engine *e = c->engine;
+
+	enable(e);
+	io_uring_get_events(&e->ring);
+}
+
+static bool uring_wake_armed(struct dmio_client *c)
+{
+	return ((struct uring_engine *)c->engine)->wake_armed;
+}
+
 const struct dmio_engine_ops dmio_uring_engine = {
 	.name = "uring",
 	.default_depth = 32,
@@ -198,4 +217,7 @@ const struct dmio_engine_ops dmio_uring_engine = {
 	.commit = uring_commit,
 	.reap = uring_reap,
 	.wait = uring_wait,
+	.event_fd = uring_event_fd,
+	.events = uring_events,
+	.wake_armed = uring_wake_armed,
 };

@@ -1,0 +1,434 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * NBD exports, through libnbd.  dmio_nbd_open() connects (several
+ * connections where the server allows multi-conn) and registers the export
+ * under a handle, a file descriptor of its own that regions name.  The
+ * client's completion thread sends the pieces of NBD regions with libnbd's
+ * asynchronous calls, round robin over the connections, and, while any are
+ * in flight, sleeps in poll() on their sockets beside its wake-up eventfd
+ * and its engine's completions (nbd_wait()); libnbd's completion callbacks
+ * only put the piece on c->nbd_done, which core_run() finishes.
+ */
+#include <errno.h>
+#include <libnbd.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "dmio-internal.h"
+
+#define DEFAULT_CONNECTIONS 4 /* as nbdcopy */
+#define MAX_CONNECTIONS 16
+#define ZERO_PIECE_MAX (1u << 30) /* a zero or trim request, at most (32-bit lengths) */
+
+struct nbd_conn {
+	struct dmio_nbd *t;
+	struct nbd_handle *h;
+	int fd;
+	/* The completion thread's: commands in flight, and its place in
+	 * the client's list of busy connections. */
+	unsigned int inflight;
+	bool listed;
+	struct dmio_client *client;
+};
+
+struct dmio_nbd {
+	struct dmio_nbd *next;		/* the registry */
+	int handle;
+	struct dmio_nbd_info info;
+	struct dmio_nbd_params params;
+	char *uri;
+	struct nbd_handle *query;	/* block status, on a connection of its own */
+	pthread_mutex_t query_lock;
+	unsigned int rr;		/* the next connection to try (completion thread) */
+	struct nbd_conn conn[];
+};
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct dmio_nbd *registry;
+static __thread char error_text[512];
+
+const char *dmio_nbd_error(void)
+{
+	return error_text;
+}
+
+/* Say why libnbd failed; its errno, negated. */
+static int nbd_failed(void)
+{
+	int e = nbd_get_errno();
+
+	snprintf(error_text, sizeof(error_text), "%s", nbd_get_error() ? nbd_get_error() : "");
+	return e ? -e : -EIO;
+}
+
+static struct nbd_handle *connect_one(const char *uri, const struct dmio_nbd_params *p,
+				      int *err)
+{
+	struct nbd_handle *h = nbd_create();
+
+	if (!h || (p->tls_psk_file && nbd_set_tls_psk_file(h, p->tls_psk_file)) ||
+	    (p->tls_certificates && nbd_set_tls_certificates(h, p->tls_certificates)) ||
+	    nbd_add_meta_context(h, LIBNBD_CONTEXT_BASE_ALLOCATION) ||
+	    nbd_set_request_block_size(h, true) || nbd_connect_uri(h, uri)) {
+		*err = nbd_failed();
+		if (h)
+			nbd_close(h);
+		return NULL;
+	}
+	return h;
+}
+
+/* What the server says of the export, on its first connection. */
+static void describe(struct dmio_nbd *t, struct nbd_handle *h)
+{
+	struct dmio_nbd_info *i = &t->info;
+	int64_t v;
+
+	i->size = (uint64_t)nbd_get_size(h);
+	v = nbd_get_block_size(h, LIBNBD_SIZE_MINIMUM);
+	i->min_block = v > 0 ? (uint32_t)v : 1;
+	v = nbd_get_block_size(h, LIBNBD_SIZE_PREFERRED);
+	i->preferred_block = v > 0 ? (uint32_t)v : 4096;
+	v = nbd_get_block_size(h, LIBNBD_SIZE_MAXIMUM);
+	i->max_block = v > 0 ? (uint32_t)v : 32u << 20;
+	i->flags = (nbd_is_read_only(h) > 0 ? DMIO_NBD_READ_ONLY : 0) |
+		   (nbd_can_flush(h) > 0 ? DMIO_NBD_CAN_FLUSH : 0) |
+		   (nbd_can_zero(h) > 0 ? DMIO_NBD_CAN_ZERO : 0) |
+		   (nbd_can_trim(h) > 0 ? DMIO_NBD_CAN_TRIM : 0) |
+		   (nbd_can_multi_conn(h) > 0 ? DMIO_NBD_CAN_MULTI_CONN : 0) |
+		   (nbd_can_meta_context(h, LIBNBD_CONTEXT_BASE_ALLOCATION) > 0
+			    ? DMIO_NBD_EXTENTS : 0);
+}
+
+static void free_target(struct dmio_nbd *t)
+{
+	for (unsigned int i = 0; i < t->info.connections; i++)
+		if (t->conn[i].h)
+			nbd_close(t->conn[i].h);
+	if (t->query)
+		nbd_close(t->query);
+	if (t->handle >= 0)
+		close(t->handle);
+	free(t->uri);
+	free(t);
+}
+
+int dmio_nbd_open(const char *uri, const struct dmio_nbd_params *params)
+{
+	struct dmio_nbd_params p = { .size = sizeof(p) };
+	struct nbd_handle *first;
+	struct dmio_nbd *t;
+	unsigned int n;
+	int err = 0;
+
+	error_text[0] = 0;
+	if (!uri)
+		return -EINVAL;
+	if (params)
+		memcpy(&p, params, params->size < sizeof(p) ? params->size : sizeof(p));
+	if (p.connections > MAX_CONNECTIONS)
+		return -EINVAL;
+	first = connect_one(uri, &p, &err);
+	if (!first)
+		return err;
+	n = p.connections ? p.connections : DEFAULT_CONNECTIONS;
+	if (nbd_can_multi_conn(first) <= 0)
+		n = 1;
+	t = calloc(1, sizeof(*t) + n * sizeof(t->conn[0]));
+	if (!t) {
+		nbd_close(first);
+		return -ENOMEM;
+	}
+	t->handle = -1;
+	t->params = p;
+	t->conn[0].h = first;
+	t->info.connections = n;
+	describe(t, first);
+	t->uri = strdup(uri);
+	t->handle = memfd_create("dmio-nbd", MFD_CLOEXEC);
+	if (!t->uri || t->handle < 0)
+		err = t->uri ? -errno : -ENOMEM;
+	for (unsigned int i = 0; i < n && !err; i++) {
+		t->conn[i].t = t;
+		if (i)
+			t->conn[i].h = connect_one(uri, &p, &err);
+		if (!err)
+			t->conn[i].fd = nbd_aio_get_fd(t->conn[i].h);
+	}
+	if (err) {
+		free_target(t);
+		return err;
+	}
+	pthread_mutex_init(&t->query_lock, NULL);
+	pthread_mutex_lock(&registry_lock);
+	t->next = registry;
+	registry = t;
+	pthread_mutex_unlock(&registry_lock);
+	return t->handle;
+}
+
+struct dmio_nbd *nbd_find(int fd)
+{
+	struct dmio_nbd *t;
+
+	pthread_mutex_lock(&registry_lock);
+	for (t = registry; t && t->handle != fd; t = t->next)
+		;
+	pthread_mutex_unlock(&registry_lock);
+	return t;
+}
+
+int dmio_nbd_info(int handle, struct dmio_nbd_info *info)
+{
+	struct dmio_nbd *t = nbd_find(handle);
+
+	if (!t || !info)
+		return -EINVAL;
+	*info = t->info;
+	return 0;
+}
+
+int dmio_nbd_flush(int handle)
+{
+	struct dmio_nbd *t = nbd_find(handle);
+
+	if (!t)
+		return -EINVAL;
+	if (!(t->info.flags & DMIO_NBD_CAN_FLUSH))
+		return 0; /* nothing to make durable: the server writes through */
+	for (unsigned int i = 0; i < t->info.connections; i++)
+		if (nbd_flush(t->conn[i].h, 0))
+			return nbd_failed();
+	return 0;
+}
+
+struct extent_walk {
+	uint64_t at, end;
+	int hole;
+};
+
+static int first_extent(void *user_data, const char *context, uint64_t offset,
+			uint32_t *entries, size_t nr, int *error)
+{
+	struct extent_walk *w = user_data;
+
+	(void)error;
+	if (strcmp(context, LIBNBD_CONTEXT_BASE_ALLOCATION) || nr < 2 || w->end)
+		return 0;
+	w->end = offset + entries[0];
+	w->hole = !!(entries[1] & LIBNBD_STATE_HOLE) && !!(entries[1] & LIBNBD_STATE_ZERO);
+	return 0;
+}
+
+int dmio_nbd_extent(int handle, uint64_t offset, uint64_t *end, int *hole)
+{
+	struct dmio_nbd *t = nbd_find(handle);
+	struct extent_walk w = { offset, 0, 0 };
+	uint64_t len;
+	int err = 0;
+
+	if (!t || !end || !hole || offset >= t->info.size)
+		return -EINVAL;
+	*end = t->info.size;
+	*hole = 0;
+	if (!(t->info.flags & DMIO_NBD_EXTENTS))
+		return 0;
+	len = t->info.size - offset < ZERO_PIECE_MAX ? t->info.size - offset : ZERO_PIECE_MAX;
+	/* Not on a connection the completion thread drives: a synchronous
+	 * call there could miss its reply. */
+	pthread_mutex_lock(&t->query_lock);
+	if (!t->query)
+		t->query = connect_one(t->uri, &t->params, &err);
+	if (t->query && nbd_block_status(t->query, len, offset,
+					 (nbd_extent_callback){ .callback = first_extent,
+								.user_data = &w }, 0))
+		err = nbd_failed();
+	pthread_mutex_unlock(&t->query_lock);
+	if (!err && w.end > offset) {
+		*end = w.end < t->info.size ? w.end : t->info.size;
+		*hole = w.hole;
+	}
+	return err;
+}
+
+int dmio_nbd_close(int handle)
+{
+	struct dmio_nbd **pp, *t = NULL;
+
+	pthread_mutex_lock(&registry_lock);
+	for (pp = &registry; *pp; pp = &(*pp)->next)
+		if ((*pp)->handle == handle) {
+			t = *pp;
+			*pp = t->next;
+			break;
+		}
+	pthread_mutex_unlock(&registry_lock);
+	if (!t)
+		return -EINVAL;
+	for (unsigned int i = 0; i < t->info.connections; i++)
+		nbd_shutdown(t->conn[i].h, 0);
+	pthread_mutex_destroy(&t->query_lock);
+	free_target(t);
+	return 0;
+}
+
+/* ---- on the completion thread ---- */
+
+int nbd_check(struct dmio_nbd *t, int rw, uint64_t pos, uint64_t end)
+{
+	int op = DMIO_OP(rw);
+
+	if (op != DMIO_READ && t->info.flags & DMIO_NBD_READ_ONLY)
+		return -EROFS;
+	if (end > t->info.size || pos % t->info.min_block || end % t->info.min_block)
+		return -EINVAL;
+	return 0;
+}
+
+uint64_t nbd_max_piece(struct dmio_nbd *t, int rw, uint64_t max_io)
+{
+	if (dmio_zeroing(rw))
+		return ZERO_PIECE_MAX / t->info.min_block * t->info.min_block;
+	return max_io < t->info.max_block ? max_io : t->info.max_block;
+}
+
+/* libnbd's completion callback, on the completion thread. */
+static int nbd_done(void *user_data, int *error)
+{
+	struct dmio_piece *p = user_data;
+	struct nbd_conn *conn = p->conn;
+	struct dmio_client *c = conn->client;
+
+	p->res = *error ? -*error : (long)p->len;
+	conn->inflight--;
+	p->next = c->nbd_done;
+	c->nbd_done = p;
+	return 1; /* the command is retired */
+}
+
+/* A connection with commands in flight is in the client's list. */
+static void conn_busy(struct dmio_client *c, struct nbd_conn *conn)
+{
+	conn->inflight++;
+	if (conn->listed)
+		return;
+	conn->listed = true;
+	conn->client = c;
+	c->nbd_conns[c->nbd_nconns++] = conn;
+}
+
+/* Drop the connections that have nothing in flight from the list. */
+static void conns_tidy(struct dmio_client *c)
+{
+	unsigned int k = 0;
+
+	for (unsigned int i = 0; i < c->nbd_nconns; i++)
+		if (c->nbd_conns[i]->inflight)
+			c->nbd_conns[k++] = c->nbd_conns[i];
+		else
+			c->nbd_conns[i]->listed = false;
+	c->nbd_nconns = k;
+}
+
+int nbd_queue(struct dmio_client *c, struct dmio_piece *p)
+{
+	struct dmio_nbd *t = p->nbd;
+	struct nbd_conn *conn = NULL;
+	nbd_completion_callback cb = { .callback = nbd_done, .user_data = p };
+	unsigned int n = t->info.connections;
+	int64_t cookie;
+	int op = DMIO_OP(p->rw);
+
+	if ((op == DMIO_WRITE_ZEROES && !(t->info.flags & DMIO_NBD_CAN_ZERO)) ||
+	    (op == DMIO_DISCARD && !(t->info.flags & DMIO_NBD_CAN_TRIM))) {
+		p->res = -EOPNOTSUPP;
+		return DMIO_Q_COMPLETED;
+	}
+	if (!c->nbd_conns) {
+		c->nbd_conns = calloc(NBD_CONNS_MAX, sizeof(*c->nbd_conns));
+		if (!c->nbd_conns) {
+			p->res = -ENOMEM;
+			return DMIO_Q_COMPLETED;
+		}
+	}
+	for (unsigned int k = 0; k < n && !conn; k++) {
+		struct nbd_conn *x = &t->conn[(t->rr + k) % n];
+
+		if (x->inflight < c->depth && (x->listed || c->nbd_nconns < NBD_CONNS_MAX))
+			conn = x;
+	}
+	if (!conn)
+		return DMIO_Q_BUSY;
+	t->rr = (unsigned int)(conn - t->conn + 1) % n;
+	p->conn = conn;
+	conn_busy(c, conn);
+	if (op == DMIO_READ)
+		cookie = nbd_aio_pread(conn->h, p->iov[0].iov_base, p->len, p->pos, cb, 0);
+	else if (op == DMIO_WRITE)
+		cookie = nbd_aio_pwrite(conn->h, p->iov[0].iov_base, p->len, p->pos, cb, 0);
+	else if (op == DMIO_WRITE_ZEROES)
+		cookie = nbd_aio_zero(conn->h, p->len, p->pos, cb,
+				      p->rw & DMIO_NOUNMAP ? LIBNBD_CMD_FLAG_NO_HOLE : 0);
+	else
+		cookie = nbd_aio_trim(conn->h, p->len, p->pos, cb, 0);
+	if (cookie == -1) {
+		/* Refused: no callback comes. */
+		p->res = nbd_failed();
+		conn->inflight--;
+		conns_tidy(c);
+		return DMIO_Q_COMPLETED;
+	}
+	__atomic_add_fetch(&c->requests, 1, __ATOMIC_RELAXED);
+	return DMIO_Q_QUEUED;
+}
+
+void nbd_wait(struct dmio_client *c)
+{
+	struct pollfd fds[2 + NBD_CONNS_MAX];
+	int efd = c->ops->event_fd ? c->ops->event_fd(c) : -1;
+	bool read_wake = !c->ops->wake_armed || !c->ops->wake_armed(c);
+	unsigned int n = 0, first;
+	uint64_t count;
+
+	fds[n++] = (struct pollfd){ c->wake_fd, POLLIN, 0 };
+	if (efd >= 0 && c->inflight)
+		fds[n++] = (struct pollfd){ efd, POLLIN, 0 };
+	first = n;
+	for (unsigned int i = 0; i < c->nbd_nconns; i++) {
+		unsigned int dir = nbd_aio_get_direction(c->nbd_conns[i]->h);
+
+		fds[n++] = (struct pollfd){ c->nbd_conns[i]->fd,
+					    (short)((dir & LIBNBD_AIO_DIRECTION_READ ? POLLIN : 0) |
+						    (dir & LIBNBD_AIO_DIRECTION_WRITE ? POLLOUT : 0)),
+					    0 };
+	}
+	if (poll(fds, n, -1) <= 0)
+		return;
+	/* The uring engine may have a read of the eventfd in its ring: it
+	 * takes the count then, and a read here would block. */
+	if (fds[0].revents & POLLIN && read_wake)
+		while (read(c->wake_fd, &count, sizeof(count)) < 0 && errno == EINTR)
+			;
+	for (unsigned int i = first; i < n; i++) {
+		struct nbd_handle *h = c->nbd_conns[i - first]->h;
+
+		if (fds[i].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL))
+			nbd_aio_notify_read(h);
+		if (fds[i].revents & POLLOUT)
+			nbd_aio_notify_write(h);
+	}
+	if (c->ops->events)
+		c->ops->events(c);
+	conns_tidy(c);
+}
+
+void nbd_client_exit(struct dmio_client *c)
+{
+	free(c->nbd_conns);
+	c->nbd_conns = NULL;
+	c->nbd_nconns = 0;
+}
