@@ -35,10 +35,15 @@ extern "C" {
  * deallocate it (a file: a hole) unless DMIO_NOUNMAP is or-ed in (a file:
  * its blocks stay allocated, as FALLOC_FL_ZERO_RANGE; a block device:
  * BLKZEROOUT).  DMIO_DISCARD gives the regions back to the device
- * (BLKDISCARD; a file: a hole).  Neither takes a buffer.  A region whose
+ * (BLKDISCARD; a file: a hole).  DMIO_FLUSH makes durable what completed
+ * writes put on each region's file, device or export (fdatasync;
+ * NBD_CMD_FLUSH), as an empty REQ_PREFLUSH bio does; its regions' sector
+ * and count are not used.  None of them takes a buffer.  A region whose
  * file or device cannot do it fails alone with EOPNOTSUPP in its result.
+ * Write-zeroes, discard and a local flush run on the client's completion
+ * thread, one region after the other.
  */
-enum { DMIO_READ = 0, DMIO_WRITE = 1, DMIO_WRITE_ZEROES = 2, DMIO_DISCARD = 3 };
+enum { DMIO_READ = 0, DMIO_WRITE = 1, DMIO_WRITE_ZEROES = 2, DMIO_DISCARD = 3, DMIO_FLUSH = 4 };
 #define DMIO_NOUNMAP 0x100 /* with DMIO_WRITE_ZEROES: keep the blocks (REQ_NOUNMAP) */
 
 /* Where the I/O goes: sectors [sector, sector + count) of an open fd. */
@@ -174,10 +179,13 @@ int dmio_submit(const struct dmio_request *req, unsigned int num_regions,
  */
 struct dmio_nbd_params {
 	unsigned int size;		/* sizeof(struct dmio_nbd_params) */
-	unsigned int connections;	/* 0: 4; more than 1 where the server allows multi-conn */
+	unsigned int connections;	/* 0: 4; more than 1 where the server allows multi-conn;
+					 * at most DMIO_NBD_MAX_CONNECTIONS */
 	const char *tls_psk_file;	/* NULL, or TLS with the PSK in this file */
 	const char *tls_certificates;	/* NULL, or TLS with the X.509 files in this directory */
 };
+
+#define DMIO_NBD_MAX_CONNECTIONS 16
 
 #define DMIO_NBD_READ_ONLY 0x01
 #define DMIO_NBD_CAN_FLUSH 0x02
@@ -198,8 +206,6 @@ struct dmio_nbd_info {
 /* Connect: the handle, or -errno (and dmio_nbd_error() says why). */
 int dmio_nbd_open(const char *uri, const struct dmio_nbd_params *params);
 int dmio_nbd_info(int handle, struct dmio_nbd_info *info);
-/* NBD_CMD_FLUSH on every connection: 0, or -errno. */
-int dmio_nbd_flush(int handle);
 /* The run of data or of hole that byte offset is in, as the server's
  * base:allocation says (all data when it does not): its end in *end, 1
  * in *hole for a hole.  0, or -errno. */

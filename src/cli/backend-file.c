@@ -12,19 +12,22 @@
 #include <linux/fs.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
 
-static int file_open(struct dev *dev, const char *path, bool write, bool excl,
-		     bool direct)
+static int file_open(struct dev *dev, const char *path, const struct opts *o,
+		     unsigned int how)
 {
+	bool write = how & OPEN_WRITE, excl = how & OPEN_EXCL, direct = how & OPEN_DIRECT;
 	struct statx stx;
 	struct stat st;
 	int flags = (write ? O_RDWR : O_RDONLY) | O_CLOEXEC | (direct ? O_DIRECT : 0);
 	int fd, r;
 
+	(void)o;
 	if (stat(path, &st))
 		return -errno;
 	if (!S_ISBLK(st.st_mode) && !S_ISREG(st.st_mode))
@@ -79,8 +82,40 @@ fail:
 	return r;
 }
 
-static int file_flush(struct dev *dev)
+static const char *file_open_error(const char *path, int err)
 {
+	(void)path;
+	return err == -ENOTBLK ? "not a block device or regular file" : strerror(-err);
+}
+
+/* SEEK_DATA and SEEK_HOLE: a block device is all data. */
+static int file_extent(const struct dev *dev, uint64_t pos, uint64_t *end, bool *hole)
+{
+	off_t at;
+
+	*end = dev->size;
+	*hole = false;
+	if (dev->is_blk)
+		return 0;
+	at = lseek(dev->fd, (off_t)pos, SEEK_DATA);
+	if (at < 0 && errno == ENXIO) {
+		*hole = true; /* to the end of the file */
+		return 0;
+	}
+	if (at < 0)
+		return -errno;
+	*hole = (uint64_t)at != pos;
+	if (!*hole)
+		at = lseek(dev->fd, (off_t)pos, SEEK_HOLE);
+	if (at < 0)
+		return -errno;
+	*end = (uint64_t)at < dev->size ? (uint64_t)at : dev->size;
+	return 0;
+}
+
+static int file_flush(struct dev *dev, struct dmio_client *c)
+{
+	(void)c;
 	return fdatasync(dev->fd) ? -errno : 0;
 }
 
@@ -94,6 +129,8 @@ static void file_close(struct dev *dev)
 const struct backend_ops file_backend = {
 	.name = "file",
 	.open = file_open,
+	.open_error = file_open_error,
+	.extent = file_extent,
 	.flush = file_flush,
 	.close = file_close,
 };

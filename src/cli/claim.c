@@ -19,6 +19,8 @@
 
 static bool same_dev(const struct dev *a, const struct dev *b)
 {
+	if (a->is_nbd || b->is_nbd)
+		return a->is_nbd && b->is_nbd && !strcmp(a->ext.uri, b->ext.uri);
 	return a->is_blk == b->is_blk && a->id_dev == b->id_dev &&
 	       a->id_ino == b->id_ino;
 }
@@ -66,7 +68,7 @@ static void device_needs(const struct opts *o, const struct region *r, unsigned 
  * mounted nor held was most likely let go a moment ago (a killed process's
  * requests still finishing): try again for a while.
  */
-static int open_busy(const struct opts *o, struct region *r, bool write, bool direct)
+static int open_busy(const struct opts *o, struct region *r, unsigned int how)
 {
 	char who[4096];
 	double until = now_seconds() + BUSY_WAIT;
@@ -85,7 +87,7 @@ static int open_busy(const struct opts *o, struct region *r, bool write, bool di
 			r->text, r->path, BUSY_WAIT);
 	while (err == -EBUSY && now_seconds() < until && !signal_stop()) {
 		nanosleep(&(struct timespec){ 0, BUSY_STEP }, NULL);
-		err = file_backend.open(&r->dev, r->path, write, true, direct);
+		err = region_open(o, r, how);
 	}
 	if (err == -EBUSY && signal_stop()) {
 		warnmsg("interrupted by %s while waiting for %s", strsignal(signal_stop()), r->path);
@@ -97,6 +99,14 @@ static int open_busy(const struct opts *o, struct region *r, bool write, bool di
 	return err;
 }
 
+static int read_only(const struct region *r, bool written)
+{
+	if (!written || !r->dev.read_only)
+		return 0;
+	warnmsg("%s: %s is read-only", r->text, r->path);
+	return -EROFS;
+}
+
 /* Open the device of r, which the regions after it may share: 0 or -errno,
  * said why.  Its identity must not have changed since the lookup. */
 static int open_device(const struct opts *o, struct region *r, bool written, bool direct,
@@ -104,20 +114,23 @@ static int open_device(const struct opts *o, struct region *r, bool written, boo
 {
 	struct dev probe = r->dev;
 	bool write = written && !o->dry_run, excl = written && !o->force && claim;
+	unsigned int how = (write ? OPEN_WRITE : 0) | (excl ? OPEN_EXCL : 0);
 	int err;
 
-	err = file_backend.open(&r->dev, r->path, write, excl, direct);
+	if (r->dev.is_nbd) /* connected when looked at; nothing claims an export */
+		return read_only(r, written);
+	err = region_open(o, r, how | (direct ? OPEN_DIRECT : 0));
 	if (err == -EINVAL && direct && o->direct == DIRECT_AUTO)
-		err = file_backend.open(&r->dev, r->path, write, excl, direct = false);
+		err = region_open(o, r, how);
+	else
+		how |= direct ? OPEN_DIRECT : 0;
 	if (err == -EBUSY && excl && probe.is_blk)
-		err = open_busy(o, r, write, direct);
+		err = open_busy(o, r, how);
 	else if (err == -EBUSY)
 		warnmsg("%s: %s: in use (locked by another writer); --force overrides",
 			r->text, r->path);
 	else if (err)
-		warnmsg("%s: %s: cannot open%s: %s", r->text, r->path,
-			write ? " for writing" : "",
-			err == -ENOTBLK ? "not a block device or regular file" : strerror(-err));
+		region_open_failed(r, err, write);
 	if (err) {
 		r->dev = probe;
 		r->dev.fd = -1;
@@ -127,11 +140,7 @@ static int open_device(const struct opts *o, struct region *r, bool written, boo
 		warnmsg("%s: %s changed between lookup and open", r->text, r->path);
 		return -EINVAL;
 	}
-	if (written && r->dev.read_only) {
-		warnmsg("%s: %s is read-only", r->text, r->path);
-		return -EROFS;
-	}
-	return 0;
+	return read_only(r, written);
 }
 
 int regions_open(const struct opts *o, struct region *r, unsigned int n)
@@ -154,6 +163,8 @@ int regions_open(const struct opts *o, struct region *r, unsigned int n)
 					return err;
 				}
 			} else {
+				if (r[i].dev.is_nbd) /* connected to once is enough */
+					r[i].dev.ops->close(&r[i].dev);
 				r[i].dev = r[l].dev;
 				r[i].dev.shared = true;
 			}
@@ -165,7 +176,7 @@ void regions_close(struct region *r, unsigned int n)
 {
 	for (unsigned int i = 0; i < n; i++) {
 		if (r[i].dev.fd >= 0 && !r[i].dev.shared)
-			file_backend.close(&r[i].dev);
+			r[i].dev.ops->close(&r[i].dev);
 		r[i].dev.fd = -1;
 	}
 }

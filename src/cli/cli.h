@@ -61,22 +61,35 @@ struct opts {
 	const char *input, *output; /* write -i, read -o */
 	bool stdin_closed, stdout_closed; /* at start: they are /dev/null now */
 	const char *map;	/* copy --map FILE */
+	/* NBD regions: connections per export (0: the library's 4), TLS. */
+	unsigned int connections;
+	const char *tls_psk, *tls_certificates;
 };
 
-/* ---- devices: one backend per kind of device (backend-file.c) ---- */
+/* ---- devices: one backend per kind of device (backend-*.c) ---- */
 
 struct dev;
 
+/* How a backend opens a device. */
+#define OPEN_WRITE 0x1	/* for writing */
+#define OPEN_EXCL 0x2	/* claimed exclusively */
+#define OPEN_DIRECT 0x4	/* O_DIRECT */
+
 struct backend_ops {
 	const char *name;
-	/* Open path for reading or writing, maybe claimed exclusively (a
-	 * block device with O_EXCL, EBUSY when mounted or held; a file with
-	 * flock, EBUSY when another holds it); fill in fd, size, sector
-	 * sizes, read_only, identity and extent.  Returns 0 or -errno. */
-	int (*open)(struct dev *dev, const char *path, bool write, bool excl,
-		    bool direct);
-	/* Make what was written durable: 0 or -errno. */
-	int (*flush)(struct dev *dev);
+	/* Open path as how says, maybe claimed exclusively (a block device
+	 * with O_EXCL, EBUSY when mounted or held; a file with flock, EBUSY
+	 * when another holds it); fill in fd (the libdmio region's), size,
+	 * sector sizes, read_only, identity and extent.  0 or -errno. */
+	int (*open)(struct dev *dev, const char *path, const struct opts *o, unsigned int how);
+	/* Why the last open failed with err, for a message. */
+	const char *(*open_error)(const char *path, int err);
+	/* The run of data or of hole that byte pos is in: its end in *end,
+	 * and *hole; all data where the device cannot say.  0 or -errno. */
+	int (*extent)(const struct dev *dev, uint64_t pos, uint64_t *end, bool *hole);
+	/* Make what was written durable (through client c, which did the
+	 * writes): 0 or -errno. */
+	int (*flush)(struct dev *dev, struct dmio_client *c);
 	void (*close)(struct dev *dev);
 };
 
@@ -88,13 +101,14 @@ struct extent {
 	ino_t ino;		/* the file's st_ino */
 	uint64_t born;		/* the file's birth time (ns), 0 where unknown */
 	uint64_t start;		/* bytes */
+	const char *uri;	/* an NBD export: its URI (its region's spec.device) */
 };
 
 struct dev {
 	const struct backend_ops *ops;
 	int fd;
 	bool shared;			/* fd is another region's, on the same device */
-	bool is_blk, direct, read_only;
+	bool is_blk, is_nbd, direct, read_only;
 	uint64_t size;			/* bytes */
 	unsigned int lbs, pbs;		/* logical, physical sector size */
 	unsigned int dio_align;		/* O_DIRECT needs this alignment */
@@ -103,7 +117,7 @@ struct dev {
 	struct extent ext;		/* where its bytes really are */
 };
 
-extern const struct backend_ops file_backend;
+extern const struct backend_ops file_backend, nbd_backend;
 
 /* ---- what the system knows of a device (sysdev.c) ---- */
 
@@ -135,10 +149,11 @@ enum status {
 };
 
 struct region {
-	const char *text;	/* the spec as given */
+	const char *text;	/* the spec as given; a URI's password REDACTED */
+	char *shown;		/* text, when allocated to hide a password */
 	enum role role;
 	struct spec spec;
-	char *path;		/* the resolved device */
+	char *path;		/* the resolved device (a URI's password REDACTED) */
 	struct dev dev;
 	uint64_t sector, count;
 	/* The outcome. */
@@ -151,15 +166,20 @@ struct region {
 	bool no_zeroes;		/* it cannot write zeroes (EOPNOTSUPP): data from now on */
 };
 
-/* The smallest I/O on r, in sectors: its logical block under O_DIRECT. */
+/* The smallest I/O on r, in sectors: its logical block under O_DIRECT,
+ * an NBD export's minimum block. */
 static inline uint64_t region_block(const struct region *r)
 {
-	return r->dev.direct ? r->dev.lbs >> DMIO_SECTOR_SHIFT : 1;
+	return r->dev.direct || r->dev.is_nbd ? r->dev.lbs >> DMIO_SECTOR_SHIFT : 1;
 }
 
 /* Resolve, check and open every region for op: 0, or -errno once it said
  * why, with nothing opened for writing. */
 int regions_prepare(const struct opts *o, struct region *r, unsigned int n);
+/* Open r's device with its backend as how says: 0 or -errno (not said). */
+int region_open(const struct opts *o, struct region *r, unsigned int how);
+/* Say that r's device cannot be opened (for writing) with err. */
+void region_open_failed(const struct region *r, int err, bool write);
 /* Whether the job writes r. */
 bool region_writes(const struct opts *o, const struct region *r);
 /* Open (claim.c) every device the regions name, once: 0, or -errno once
@@ -217,7 +237,7 @@ int map_open(const struct opts *o, struct region *r, unsigned int n, struct map 
 /* Flush the destinations that progressed, then record them: 0 or -errno.
  * final: the job has flushed them already. */
 int map_checkpoint(const struct opts *o, struct region *r, unsigned int n,
-		   struct map *m, bool final);
+		   struct map *m, bool final, struct dmio_client *c);
 
 /* ---- signals (signal.c) ---- */
 
@@ -247,6 +267,8 @@ struct ident {
 	char *ptuuid;			/* a disk's partition table */
 	char *partuuid, *partlabel;	/* a partition's entry in it */
 	char *mountpoint, *holder;	/* it or a partition of it is mounted; held */
+	char *features;			/* an NBD export's: "flush,zero,..." */
+	uint64_t min_io, opt_io, max_io; /* an NBD export's block sizes, or 0 */
 };
 
 /* The status of every region, as a table or JSON: 0 or -errno. */

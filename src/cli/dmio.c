@@ -31,9 +31,11 @@ static const char usage_text[] =
 	"Copy, mirror and verify block regions with the kernel's dm-io service in\n"
 	"userspace.\n"
 	"\n"
-	"Regions: DEVICE[:START[+COUNT]]; DEVICE is a path or UUID=, LABEL=,\n"
-	"PARTUUID=, PARTLABEL=; START and COUNT are 512-byte sectors, or bytes with\n"
-	"a suffix K, M, G, T (KiB, MiB, GiB, TiB).\n"
+	"Regions: DEVICE[:START[+COUNT]]; DEVICE is a path, UUID=, LABEL=,\n"
+	"PARTUUID=, PARTLABEL=, or an NBD URI (nbd://HOST[:PORT]/EXPORT, nbds://,\n"
+	"nbd+unix:///EXPORT?socket=PATH, nbds+unix://), with :START[+COUNT] after\n"
+	"its path, before any '?'; START and COUNT are 512-byte sectors, or bytes\n"
+	"with a suffix K, M, G, T (KiB, MiB, GiB, TiB).\n"
 	"\n"
 	"Options:\n"
 	"     --sync               the sync engine (preadv/pwritev)\n"
@@ -57,6 +59,10 @@ static const char usage_text[] =
 	"     --write-changed      copy: read each destination, write only chunks\n"
 	"                          that differ\n"
 	"     --discard            zero: discard instead of writing zeroes\n"
+	"     --connections=N      NBD: connections per export where the server\n"
+	"                          allows several (default 4)\n"
+	"     --tls-psk=FILE       NBD: TLS with the pre-shared keys in FILE\n"
+	"     --tls-certificates=DIR  NBD: TLS with the X.509 files in DIR\n"
 	"     --progress           show progress on stderr\n"
 	"     --json               print the status as JSON\n"
 	"     --force              write to block devices in use\n"
@@ -220,6 +226,12 @@ static void parse_options(poptContext pc, struct opts *o, char **v)
 	}
 	if (v[3])
 		o->depth = u32_or_err(v[3], "--queue-depth", 1, DEPTH_MAX);
+	if (v[4])
+		o->connections = u32_or_err(v[4], "--connections", 1, DMIO_NBD_MAX_CONNECTIONS);
+	if ((v[5] && !*v[5]) || (v[6] && !*v[6]))
+		errtryhelp("%s: an empty file name", v[5] && !*v[5] ? "--tls-psk" : "--tls-certificates");
+	o->tls_psk = v[5];
+	o->tls_certificates = v[6];
 }
 
 /* The command, and whether the options go with it. */
@@ -350,7 +362,7 @@ static int run(const struct opts *o, struct region *r, unsigned int n)
 		for (unsigned int i = 0; i < n; i++)
 			warnmsg("%s -> %s, sectors %llu+%llu, %s", r[i].text, r[i].path,
 				(unsigned long long)r[i].sector, (unsigned long long)r[i].count,
-				r[i].dev.direct ? "O_DIRECT" : "buffered");
+				r[i].dev.is_nbd ? "NBD" : r[i].dev.direct ? "O_DIRECT" : "buffered");
 	if (o->op == OP_INFO)
 		return reported(EXIT_OK, info_run(o, r, n));
 	if (o->dry_run) {
@@ -389,7 +401,8 @@ static unsigned int std_fds(void)
 int main(int argc, const char **argv)
 {
 	struct opts o = { .chunk = CHUNK_DEFAULT, .depth = DEPTH_DEFAULT };
-	char *v[4] = { NULL }; /* -, --buffer, --chunk, --queue-depth */
+	/* -, --buffer, --chunk, --queue-depth, --connections, --tls-psk, --tls-certificates */
+	char *v[7] = { NULL };
 	char *input = NULL, *output = NULL, *map = NULL;
 	int progress = 0, force = 0, dry_run = 0, no_flush = 0, quiet = 0, verbose = 0;
 	int flag[4] = { 0 }; /* --no-sparse, --target-is-zero, --discard, --write-changed */
@@ -400,6 +413,9 @@ int main(int argc, const char **argv)
 		{ "buffer", 0, POPT_ARG_STRING, &v[1], 0, NULL, NULL },
 		{ "chunk", 0, POPT_ARG_STRING, &v[2], 0, NULL, NULL },
 		{ "queue-depth", 0, POPT_ARG_STRING, &v[3], 0, NULL, NULL },
+		{ "connections", 0, POPT_ARG_STRING, &v[4], 0, NULL, NULL },
+		{ "tls-psk", 0, POPT_ARG_STRING, &v[5], 0, NULL, NULL },
+		{ "tls-certificates", 0, POPT_ARG_STRING, &v[6], 0, NULL, NULL },
 		{ "direct", 0, POPT_ARG_NONE, NULL, OPT_DIRECT, NULL, NULL },
 		{ "no-direct", 0, POPT_ARG_NONE, NULL, OPT_NO_DIRECT, NULL, NULL },
 		{ "input", 'i', POPT_ARG_STRING, &input, 0, NULL, NULL },
@@ -454,6 +470,7 @@ int main(int argc, const char **argv)
 	regions_close(r, n);
 	for (unsigned int i = 0; i < n; i++) {
 		free(r[i].spec.device);
+		free(r[i].shown);
 		free(r[i].path);
 		free(r[i].error);
 	}

@@ -4,10 +4,12 @@
  * open device; TYPE, UUID and LABEL (a filesystem's), PTUUID (a disk's
  * partition table), PARTUUID and PARTLABEL (a partition's entry) from a
  * libblkid probe of it, where it finds them; mounts and holders from the
- * system (sysdev.c).
+ * system (sysdev.c); an NBD export's block sizes and features from its
+ * server.
  */
 #include <blkid.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,12 +22,44 @@ static char *value(blkid_probe pr, const char *name)
 	return blkid_probe_lookup_value(pr, name, &v, NULL) ? NULL : strdup(v);
 }
 
+/* What the server says of an export and can do with it. */
+static void describe_nbd(const struct region *r, struct ident *id)
+{
+	static const struct {
+		unsigned int flag;
+		const char *name;
+	} features[] = {
+		{ DMIO_NBD_CAN_FLUSH, "flush" },	 { DMIO_NBD_CAN_ZERO, "zero" },
+		{ DMIO_NBD_CAN_TRIM, "trim" },		 { DMIO_NBD_CAN_MULTI_CONN, "multi-conn" },
+		{ DMIO_NBD_EXTENTS, "extents" },	 { DMIO_NBD_READ_ONLY, "read-only" },
+	};
+	struct dmio_nbd_info info;
+	char buf[128] = "";
+	size_t used = 0;
+
+	if (dmio_nbd_info(r->dev.fd, &info))
+		return;
+	for (size_t i = 0; i < sizeof(features) / sizeof(features[0]); i++)
+		if (info.flags & features[i].flag)
+			used += (size_t)snprintf(buf + used, sizeof(buf) - used, "%s%s",
+						 used ? "," : "", features[i].name);
+	id->features = strdup(buf);
+	id->min_io = info.min_block;
+	id->opt_io = info.preferred_block;
+	id->max_io = info.max_block;
+}
+
 static void probe(const struct region *r, struct ident *id)
 {
-	blkid_probe pr = blkid_new_probe_from_filename(r->path);
+	blkid_probe pr;
 	char buf[4096];
 
 	*id = (struct ident){ 0 };
+	if (r->dev.is_nbd) {
+		describe_nbd(r, id);
+		return;
+	}
+	pr = blkid_new_probe_from_filename(r->path);
 	if (r->dev.is_blk && dev_mounted(r->dev.id_dev, buf, sizeof(buf)))
 		id->mountpoint = strdup(buf);
 	if (r->dev.is_blk && dev_held(r->dev.id_dev, buf, sizeof(buf)))
@@ -65,6 +99,7 @@ int info_run(const struct opts *o, struct region *r, unsigned int n)
 
 		free(id->type), free(id->uuid), free(id->label), free(id->ptuuid);
 		free(id->partuuid), free(id->partlabel), free(id->mountpoint), free(id->holder);
+		free(id->features);
 	}
 	free(ids);
 	return err;

@@ -65,7 +65,7 @@ static void job_flush(struct job *j)
 
 		if (j->o->no_flush || d->status == ST_ERROR || !d->done)
 			continue;
-		err = d->dev.ops->flush(&d->dev);
+		err = d->dev.ops->flush(&d->dev, j->client);
 		if (err) {
 			d->done = 0;
 			job_dest_failed(j, i, d->sector, -err, "flush");

@@ -257,7 +257,7 @@ bool job_source_ok(struct job *j, struct slot *s)
 
 void job_checkpoint(struct job *j, bool final)
 {
-	int e = map_checkpoint(j->o, j->src, 1 + j->ndst, j->resume_map, final);
+	int e = map_checkpoint(j->o, j->src, 1 + j->ndst, j->resume_map, final, j->client);
 
 	j->map_last = now_seconds();
 	if (e && !j->map_failed) {
@@ -306,31 +306,28 @@ static struct slot *filling(struct job *j)
 	return s && s->state == SLOT_FILL ? s : NULL;
 }
 
-/* Whether a file source's run of data or of hole that sector off (from
- * the start) is in goes on to at least j->run_end, which says. */
+/* Whether a file or NBD source's run of data or of hole that sector off
+ * (from the start) is in goes on to at least j->run_end, which says. */
 static void source_run(struct job *j, uint64_t off)
 {
 	const struct region *src = j->src;
-	off_t pos = (off_t)((src->sector + off) << DMIO_SECTOR_SHIFT), at;
-	uint64_t end;
+	uint64_t first = src->sector + off, at, end;
+	bool hole;
 
 	if (off < j->run_end)
 		return;
-	at = lseek(src->dev.fd, pos, SEEK_DATA);
-	j->run_hole = at != pos;
-	if (at < 0 && errno == ENXIO)
-		at = (off_t)((src->sector + j->total) << DMIO_SECTOR_SHIFT);
-	else if (at == pos)
-		at = lseek(src->dev.fd, pos, SEEK_HOLE);
-	if (at < pos) { /* no answer: data, chunk by chunk */
+	if (src->dev.ops->extent(&src->dev, first << DMIO_SECTOR_SHIFT, &at, &hole) ||
+	    at >> DMIO_SECTOR_SHIFT <= first) {
+		/* No answer, or less than a sector: data, chunk by chunk. */
 		j->run_hole = false;
 		j->run_end = off + j->chunk;
 		return;
 	}
 	/* Sectors that data only starts in are data. */
-	end = j->run_hole ? (uint64_t)at >> DMIO_SECTOR_SHIFT
-			  : ((uint64_t)at + DMIO_SECTOR_SIZE - 1) >> DMIO_SECTOR_SHIFT;
-	j->run_end = end > src->sector + off ? end - src->sector : off + 1;
+	j->run_hole = hole;
+	end = hole ? at >> DMIO_SECTOR_SHIFT
+		   : (at + DMIO_SECTOR_SIZE - 1) >> DMIO_SECTOR_SHIFT;
+	j->run_end = end - src->sector;
 }
 
 /* Where the chunk s that starts at j->next ends: a chunk on, or for

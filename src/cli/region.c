@@ -79,7 +79,7 @@ static int resolve(const struct opts *o, struct region *r)
 	unsigned int m;
 
 	if (!is_tag(dev, &n)) {
-		r->path = strdup(dev);
+		r->path = r->spec.nbd ? spec_redact(dev) : strdup(dev);
 		return r->path ? 0 : -ENOMEM;
 	}
 	for (size_t i = 0; i < sizeof(tags) / sizeof(tags[0]); i++) {
@@ -109,11 +109,20 @@ static int resolve(const struct opts *o, struct region *r)
 	return -EINVAL;
 }
 
-static const char *open_error(int err)
+int region_open(const struct opts *o, struct region *r, unsigned int how)
 {
-	if (err == -ENOTBLK)
-		return "not a block device or regular file";
-	return strerror(-err);
+	const struct backend_ops *b = r->spec.nbd ? &nbd_backend : &file_backend;
+
+	/* The URI as given, password and all; the path shown hides it. */
+	return b->open(&r->dev, r->spec.nbd ? r->spec.device : r->path, o, how);
+}
+
+void region_open_failed(const struct region *r, int err, bool write)
+{
+	const struct backend_ops *b = r->spec.nbd ? &nbd_backend : &file_backend;
+
+	warnmsg("%s: %s: cannot %s%s: %s", r->text, r->path, r->spec.nbd ? "connect" : "open",
+		write ? " for writing" : "", b->open_error(r->path, err));
 }
 
 /* How long r is when no COUNT says: to the end of its device, or the
@@ -162,8 +171,16 @@ static int place(const struct opts *o, struct region *r, const struct region *sr
 	if (tail && r->sector + r->count == sectors && o->op != OP_INFO)
 		warnmsg("%s: the last %llu bytes of %s are less than a sector and left out",
 			r->text, (unsigned long long)tail, r->path);
-	/* O_DIRECT: where the region (and every chunk) is aligned, or never. */
+	/* O_DIRECT: where the region (and every chunk) is aligned, or never;
+	 * an NBD export's requests always are. */
 	aligned = !((r->sector << 9) % a) && !((r->count << 9) % a) && !(o->chunk % a);
+	if (r->dev.is_nbd && !aligned) {
+		warnmsg("%s: not aligned to the %llu-byte minimum block of %s", r->text,
+			(unsigned long long)a, r->path);
+		return -EINVAL;
+	}
+	if (r->dev.is_nbd)
+		return 0;
 	if (o->direct == DIRECT_ON && !aligned) {
 		warnmsg("%s: not aligned to the %llu-byte blocks that --direct needs on %s",
 			r->text, (unsigned long long)a, r->path);
@@ -176,9 +193,16 @@ static int place(const struct opts *o, struct region *r, const struct region *sr
 /* Parse, resolve, look at (read-only) and place region r: 0 or -errno. */
 static int look(const struct opts *o, struct region *r, const struct region *src)
 {
-	const char *err = spec_parse(r->text, &r->spec);
+	const char *given = r->text, *err;
 	int e;
 
+	/* Hide a URI's password before any message could show it. */
+	if (spec_nbd_scheme(given)) {
+		r->text = r->shown = spec_redact(given);
+		if (!r->shown)
+			return -ENOMEM;
+	}
+	err = spec_parse(given, &r->spec);
 	if (err) {
 		const struct spec *sp = &r->spec;
 
@@ -192,12 +216,16 @@ static int look(const struct opts *o, struct region *r, const struct region *src
 	e = resolve(o, r);
 	if (e)
 		return e;
-	e = file_backend.open(&r->dev, r->path, false, false, false);
+	e = region_open(o, r, 0);
 	if (e) {
-		warnmsg("%s: %s: cannot open: %s", r->text, r->path, open_error(e));
+		region_open_failed(r, e, false);
 		return e;
 	}
-	file_backend.close(&r->dev);
+	/* An export stays connected (a server may serve one client only, as
+	 * qemu-nbd does, and stop when it leaves); a file or device is
+	 * opened again when every region was looked at. */
+	if (!r->dev.is_nbd)
+		r->dev.ops->close(&r->dev);
 	return place(o, r, src);
 }
 
@@ -223,7 +251,7 @@ static int check_lengths(const struct opts *o, struct region *r, unsigned int n)
 static int check_discard(const struct opts *o, struct region *r, unsigned int n)
 {
 	for (unsigned int i = 0; o->discard && !o->force && i < n; i++)
-		if (r[i].dev.ext.is_blk) {
+		if (r[i].dev.ext.is_blk || r[i].dev.is_nbd) {
 			warnmsg("%s: what a discard leaves on %s need not read as zeroes "
 				"(--force discards anyway; without --discard, zero writes zeroes)",
 				r[i].text, r[i].path);
@@ -256,6 +284,19 @@ static int check_overlaps(const struct opts *o, struct region *r, unsigned int n
 	return 0;
 }
 
+/* TLS options are for nbds:// and nbds+unix:// regions. */
+static int check_tls(const struct opts *o, const struct region *r, unsigned int n)
+{
+	if (!o->tls_psk && !o->tls_certificates)
+		return 0;
+	for (unsigned int i = 0; i < n; i++)
+		if (r[i].spec.nbd && !strncmp(r[i].spec.device, "nbds", 4))
+			return 0;
+	warnmsg("%s: no region is an nbds:// or nbds+unix:// URI",
+		o->tls_psk ? "--tls-psk" : "--tls-certificates");
+	return -EINVAL;
+}
+
 /* A source that is mounted read-write may change while it is read. */
 static void warn_mounted(const struct opts *o, const struct region *r, unsigned int n)
 {
@@ -281,7 +322,9 @@ int regions_prepare(const struct opts *o, struct region *r, unsigned int n)
 		if (e)
 			return e;
 	}
-	e = check_lengths(o, r, n);
+	e = check_tls(o, r, n);
+	if (!e)
+		e = check_lengths(o, r, n);
 	if (!e)
 		e = check_discard(o, r, n);
 	if (!e)

@@ -18,17 +18,19 @@ enum {
 	COL_INDEX, COL_REGION, COL_ROLE, COL_DEVICE, COL_SECTOR, COL_COUNT,
 	COL_DONE, COL_STATUS, COL_ERROR, COL_BYTES, COL_LOGSEC, COL_PHYSEC,
 	COL_RO, COL_TYPE, COL_UUID, COL_LABEL, COL_PTUUID, COL_PARTUUID,
-	COL_PARTLABEL, COL_MOUNT, COL_HOLDER,
+	COL_PARTLABEL, COL_MOUNT, COL_HOLDER, COL_MINIO, COL_OPTIO, COL_MAXIO,
+	COL_FEATURES,
 };
 
-enum kind { TEXT, NUMBER, BOOL };
+enum kind { TEXT, NUMBER, BOOL, LIST };
 
 struct colinfo {
 	const char *name;	/* the table's header */
 	const char *key;	/* the JSON key */
 	double whint;		/* libsmartcols width hint */
 	int flags;		/* SCOLS_FL_* */
-	enum kind kind;		/* JSON: a string, a number ("1"), a boolean ("1", "0") */
+	enum kind kind;		/* JSON: a string, a number ("1"), a boolean ("1", "0"),
+				 * an array of strings ("a,b") */
 	bool optional;		/* JSON: left out when empty, not null */
 };
 
@@ -55,6 +57,10 @@ static const struct colinfo infos[] = {
 	[COL_PARTLABEL] = { "PARTLABEL", "partlabel", 0, 0, TEXT, false },
 	[COL_MOUNT] = { "MOUNTPOINT", "mountpoint", 0, 0, TEXT, false },
 	[COL_HOLDER] = { "HOLDER", "holder", 0, 0, TEXT, false },
+	[COL_MINIO] = { "MIN-IO", "min_io", 0, R, NUMBER, true },
+	[COL_OPTIO] = { "OPT-IO", "optimal_io", 0, R, NUMBER, true },
+	[COL_MAXIO] = { "MAX-IO", "max_io", 0, R, NUMBER, true },
+	[COL_FEATURES] = { "FEATURES", "features", 0, 0, LIST, true },
 };
 #undef R
 
@@ -74,10 +80,19 @@ static const int info_table[] = {
 	COL_PARTLABEL, COL_MOUNT, COL_HOLDER,
 };
 
+/* When a region is an NBD export. */
+static const int info_table_nbd[] = {
+	COL_REGION, COL_DEVICE, COL_SECTOR, COL_COUNT, COL_BYTES, COL_LOGSEC,
+	COL_PHYSEC, COL_RO, COL_MINIO, COL_OPTIO, COL_MAXIO, COL_FEATURES, COL_TYPE,
+	COL_UUID, COL_LABEL, COL_PTUUID, COL_PARTUUID, COL_PARTLABEL, COL_MOUNT,
+	COL_HOLDER,
+};
+
 static const int info_json[] = {
 	COL_INDEX, COL_REGION, COL_DEVICE, COL_SECTOR, COL_COUNT, COL_BYTES,
 	COL_LOGSEC, COL_PHYSEC, COL_RO, COL_TYPE, COL_UUID, COL_LABEL, COL_PTUUID,
-	COL_PARTUUID, COL_PARTLABEL, COL_MOUNT, COL_HOLDER,
+	COL_PARTUUID, COL_PARTLABEL, COL_MOUNT, COL_HOLDER, COL_MINIO, COL_OPTIO,
+	COL_MAXIO, COL_FEATURES,
 };
 
 #define NCOLS(a) (sizeof(a) / sizeof((a)[0]))
@@ -206,6 +221,10 @@ static char *cell(const struct row *rw, int col, bool json)
 	case COL_PARTLABEL: return dup_or_null(rw->id->partlabel);
 	case COL_MOUNT: return dup_or_null(rw->id->mountpoint);
 	case COL_HOLDER: return dup_or_null(rw->id->holder);
+	case COL_MINIO: return rw->id->min_io ? number(rw->id->min_io) : NULL;
+	case COL_OPTIO: return rw->id->opt_io ? number(rw->id->opt_io) : NULL;
+	case COL_MAXIO: return rw->id->max_io ? number(rw->id->max_io) : NULL;
+	case COL_FEATURES: return dup_or_null(rw->id->features);
 	}
 	return NULL;
 }
@@ -218,6 +237,13 @@ static json_object *json_value(enum kind kind, const char *v)
 		return json_object_new_uint64(strtoull(v, NULL, 10));
 	if (kind == BOOL)
 		return json_object_new_boolean(!strcmp(v, "1"));
+	if (kind == LIST) {
+		json_object *a = json_object_new_array();
+
+		for (const char *p = v; *p; p += strcspn(p, ","), p += *p == ',')
+			json_object_array_add(a, json_object_new_string_len(p, (int)strcspn(p, ",")));
+		return a;
+	}
 	return json_object_new_string(v);
 }
 
@@ -351,7 +377,14 @@ int report_info(const struct opts *o, const struct region *r, unsigned int n,
 				       json_rows(rows, n, info_json, NCOLS(info_json)));
 		json_print(stdout, doc);
 	} else {
-		table_print(stdout, rows, n, info_table, NCOLS(info_table));
+		bool nbd = false;
+
+		for (unsigned int i = 0; i < n; i++)
+			nbd |= r[i].dev.is_nbd;
+		if (nbd)
+			table_print(stdout, rows, n, info_table_nbd, NCOLS(info_table_nbd));
+		else
+			table_print(stdout, rows, n, info_table, NCOLS(info_table));
 	}
 	free(rows);
 	return fflush(stdout) ? -errno : 0;

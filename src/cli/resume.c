@@ -175,7 +175,7 @@ int map_open(const struct opts *o, struct region *r, unsigned int n, struct map 
 }
 
 int map_checkpoint(const struct opts *o, struct region *r, unsigned int n,
-		   struct map *m, bool final)
+		   struct map *m, bool final, struct dmio_client *c)
 {
 	for (unsigned int i = 1; i < n; i++) {
 		struct region *d = &r[i];
@@ -184,7 +184,7 @@ int map_checkpoint(const struct opts *o, struct region *r, unsigned int n,
 		/* What is done is recorded once flushed; at the end the job
 		 * has flushed every destination already. */
 		if (d->status != ST_ERROR && d->done > d->durable) {
-			int e = final ? 0 : d->dev.ops->flush(&d->dev);
+			int e = final ? 0 : d->dev.ops->flush(&d->dev, c);
 
 			if (e)
 				region_fail(d, d->sector + d->durable, -e, "flush");

@@ -121,6 +121,55 @@ size_t spec_nbd_scheme(const char *text)
 	return 0;
 }
 
+/* The password of an NBD URI (user:PASSWORD@ in its authority): its place
+ * in *at and length, or 0. */
+static size_t uri_password(const char *text, const char **at)
+{
+	size_t scheme = spec_nbd_scheme(text);
+	const char *auth = text + scheme, *end = auth + strcspn(auth, "/?"), *user, *colon;
+
+	if (!scheme)
+		return 0;
+	user = memrchr(auth, '@', (size_t)(end - auth));
+	colon = user ? memchr(auth, ':', (size_t)(user - auth)) : NULL;
+	if (!colon)
+		return 0;
+	*at = colon + 1;
+	return (size_t)(user - *at);
+}
+
+char *spec_redact(const char *text)
+{
+	const char *pw;
+	size_t len = uri_password(text, &pw);
+	char *s;
+
+	if (!len)
+		return strdup(text);
+	if (asprintf(&s, "%.*s%s%s", (int)(pw - text), text, REDACTED, pw + len) < 0)
+		return NULL;
+	return s;
+}
+
+char *spec_redact_in(const char *msg, const char *uri)
+{
+	const char *pw, *at;
+	size_t len = uri_password(uri, &pw), n = 0;
+	char *s, *t;
+
+	for (at = msg; len && (at = memmem(at, strlen(at), pw, len));
+	     at += len)
+		n++;
+	s = t = malloc(strlen(msg) + n * sizeof(REDACTED) + 1);
+	while (s && n-- && (at = memmem(msg, strlen(msg), pw, len))) {
+		t = mempcpy(mempcpy(t, msg, (size_t)(at - msg)), REDACTED, strlen(REDACTED));
+		msg = at + len;
+	}
+	if (s)
+		strcpy(t, msg);
+	return s;
+}
+
 /* In an NBD URI, the colon before START is the last one of its path: not
  * in the authority (host:port), not in the query (?socket=/a:b).  Its
  * place in *colon (NULL: none), the query's in *query (or the end). */

@@ -48,6 +48,13 @@ struct spec {
  * what is wrong; then nothing is allocated.
  */
 const char *spec_parse(const char *text, struct spec *spec);
+/* What a URI's password is shown as. */
+#define REDACTED "***"
+/* text, allocated, with an NBD URI's password (nbd://user:PASSWORD@host/)
+ * written REDACTED; NULL when out of memory. */
+char *spec_redact(const char *text);
+/* msg, allocated, with each occurrence of uri's password written REDACTED. */
+char *spec_redact_in(const char *msg, const char *uri);
 /* The length of text's NBD URI scheme and "//", or 0 when it has none. */
 size_t spec_nbd_scheme(const char *text);
 

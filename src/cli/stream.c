@@ -38,7 +38,7 @@ static int stream_apart(const struct job *j, const struct extent *e)
 	unsigned int n = (j->src ? 1 : 0) + j->ndst;
 
 	for (unsigned int i = 0; i < n; i++)
-		if (r[i].dev.ext.is_blk == e->is_blk && r[i].dev.ext.dev == e->dev &&
+		if (!r[i].dev.ext.uri && r[i].dev.ext.is_blk == e->is_blk && r[i].dev.ext.dev == e->dev &&
 		    r[i].dev.ext.ino == e->ino) {
 			warnmsg("%s: the %s is %s's %s", stream_name(j),
 				j->o->op == OP_WRITE ? "input" : "output", r[i].text,

@@ -130,6 +130,9 @@ bool extents_overlap(const struct extent *a, uint64_t astart, uint64_t alen,
 {
 	uint64_t x = a->start + astart, y = b->start + bstart;
 
+	/* An export is known by its URI only. */
+	if (a->uri || b->uri)
+		return a->uri && b->uri && !strcmp(a->uri, b->uri) && x < y + blen && y < x + alen;
 	return a->is_blk == b->is_blk && a->dev == b->dev && a->ino == b->ino &&
 	       x < y + blen && y < x + alen;
 }
@@ -238,7 +241,12 @@ void dev_identity(const struct dev *d, char *buf, size_t len)
 	const struct extent *e = &d->ext;
 	char name[256];
 
-	if (!e->is_blk)
+	if (e->uri) {
+		char *uri = spec_redact(e->uri);
+
+		snprintf(buf, len, "nbd:%s:%llu", uri ? uri : "", (unsigned long long)d->size);
+		free(uri);
+	} else if (!e->is_blk)
 		snprintf(buf, len, "file:%u:%u:%llu:%llu:%llu:%llu", major(e->dev), minor(e->dev),
 			 (unsigned long long)e->ino, (unsigned long long)e->born,
 			 (unsigned long long)e->start, (unsigned long long)d->size);

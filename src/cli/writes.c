@@ -29,14 +29,12 @@ bool is_zero(const void *p, size_t len)
 
 bool region_hole(const struct region *r, uint64_t first, uint64_t len)
 {
-	off_t data;
+	uint64_t end;
+	bool hole;
 
-	if (r->dev.is_blk)
-		return false;
-	data = lseek(r->dev.fd, (off_t)(first << DMIO_SECTOR_SHIFT), SEEK_DATA);
-	if (data < 0)
-		return errno == ENXIO; /* a hole to the end of the file */
-	return (uint64_t)data >= (first + len) << DMIO_SECTOR_SHIFT;
+	return !r->dev.is_blk &&
+	       !r->dev.ops->extent(&r->dev, first << DMIO_SECTOR_SHIFT, &end, &hole) && hole &&
+	       end >= (first + len) << DMIO_SECTOR_SHIFT;
 }
 
 /* What the zero chunk s becomes on destination d. */
@@ -46,7 +44,8 @@ static int zero_op(const struct job *j, const struct region *d, const struct slo
 
 	/* A device zeroes and discards whole logical blocks only. */
 	if (j->o->no_sparse || d->no_zeroes ||
-	    (d->dev.is_blk && ((d->sector + s->off) % lbs || dest_len(d, s) % lbs)))
+	    ((d->dev.is_blk || d->dev.is_nbd) &&
+	     ((d->sector + s->off) % lbs || dest_len(d, s) % lbs)))
 		return DMIO_WRITE;
 	if (j->o->discard)
 		return DMIO_DISCARD;

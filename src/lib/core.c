@@ -82,6 +82,13 @@ static int check_region(const struct dmio_region *w, int rw,
 	flags = fcntl(w->fd, F_GETFL);
 	if (flags < 0)
 		return -EBADF;
+	if (DMIO_OP(rw) == DMIO_FLUSH) {
+		/* One piece of no bytes: the region is a token, [0, 1). */
+		rs->fd = w->fd;
+		rs->pos = 0;
+		rs->end = 1;
+		return 0;
+	}
 	acc = flags & O_ACCMODE;
 	if (rw == DMIO_READ ? acc == O_WRONLY : acc == O_RDONLY)
 		return -EBADF;
@@ -118,7 +125,7 @@ static int io_prepare(const struct dmio_request *req, unsigned int num_regions,
 	int r;
 
 	if (!req || !where || !num_regions || num_regions > DMIO_MAX_REGIONS ||
-	    DMIO_OP(req->rw) > DMIO_DISCARD ||
+	    DMIO_OP(req->rw) > DMIO_FLUSH ||
 	    (req->rw & ~0xff && req->rw != (DMIO_WRITE_ZEROES | DMIO_NOUNMAP)) ||
 	    (req->rw == DMIO_READ && num_regions != 1))
 		return -EINVAL;
@@ -131,11 +138,11 @@ static int io_prepare(const struct dmio_request *req, unsigned int num_regions,
 			goto fail;
 		if (where[i].count > most)
 			most = where[i].count;
-		if (where[i].count)
+		if (io->r[i].pos < io->r[i].end)
 			io->regions_left++;
 	}
 	/* Every region is written from (or read into) the buffer's start. */
-	r = dmio_zeroing(req->rw) ? 0 : dp_init(&dp, req, most << DMIO_SECTOR_SHIFT);
+	r = dmio_bufferless(req->rw) ? 0 : dp_init(&dp, req, most << DMIO_SECTOR_SHIFT);
 	if (r)
 		goto fail;
 	for (unsigned int i = 0; i < num_regions; i++)
@@ -308,9 +315,10 @@ static bool piece_make(struct dmio_client *c, struct dmio_io *io,
 	p->iovcnt = 0;
 	p->nbounce = 0;
 	/* NBD sends one buffer a request: one contiguous run of memory. */
-	p->total = dmio_zeroing(io->rw) ? want
+	p->total = DMIO_OP(io->rw) == DMIO_FLUSH ? 0
+		 : dmio_zeroing(io->rw) ? want
 		 : piece_map(rs, p, want, rs->nbd ? 1 : c->pool.max_iov);
-	if (!p->total) {
+	if (!p->total && DMIO_OP(io->rw) != DMIO_FLUSH) {
 		p->total = piece_bounce(c, rs, p, want);
 		if (!p->total)
 			return false;
@@ -320,7 +328,7 @@ static bool piece_make(struct dmio_client *c, struct dmio_io *io,
 		__atomic_add_fetch(&c->requests, 1, __ATOMIC_RELAXED);
 	p->start = p->pos = rs->pos;
 	p->len = p->total;
-	rs->pos += p->total;
+	rs->pos += DMIO_OP(io->rw) == DMIO_FLUSH ? 1 : p->total;
 	if (rs->pos == rs->end)
 		io->regions_left--;
 	io->next_region = (i + 1) % io->num_regions;
@@ -383,6 +391,7 @@ static bool finish_nbd(struct dmio_client *c)
 	struct dmio_piece *p = c->nbd_done;
 
 	c->nbd_done = NULL;
+	nbd_tidy(c);
 	if (!p)
 		return false;
 	while (p) {
@@ -415,6 +424,8 @@ void core_run(struct dmio_client *c)
 
 			if (p->nbd)
 				q = nbd_queue(c, p);
+			else if (DMIO_OP(p->rw) == DMIO_FLUSH)
+				p->res = fdatasync(p->fd) ? -errno : 0;
 			else if (dmio_zeroing(p->rw))
 				p->res = zero_piece(p);
 			else

@@ -65,6 +65,13 @@ static inline bool dmio_zeroing(int rw)
 	return DMIO_OP(rw) == DMIO_WRITE_ZEROES || DMIO_OP(rw) == DMIO_DISCARD;
 }
 
+/* Calls with no buffer: zeroing, and flushes (one piece a region, of no
+ * bytes). */
+static inline bool dmio_bufferless(int rw)
+{
+	return dmio_zeroing(rw) || DMIO_OP(rw) == DMIO_FLUSH;
+}
+
 /* One call: its regions, split round robin, and what is left of each. */
 struct dmio_io {
 	struct dmio_io *next;
@@ -196,9 +203,9 @@ struct dmio_client {
 	/* Completion-thread only. */
 	struct dmio_io *active, **active_tail; /* calls being split */
 	unsigned int inflight;
-	struct dmio_piece *nbd_done; /* NBD pieces completed, to finish */
 	struct nbd_conn **nbd_conns; /* connections with commands in flight */
 	unsigned int nbd_nconns;
+	struct dmio_piece *nbd_done; /* NBD pieces completed, to finish */
 };
 
 bool client_on_thread(struct dmio_client *c);
@@ -217,7 +224,7 @@ void client_io_done(struct dmio_client *c);
 
 /* ---- nbd.c: NBD exports (libnbd), driven by the completion thread ---- */
 
-#define NBD_CONNS_MAX 64 /* connections a client drives at once */
+#define NBD_CONNS_MAX 64 /* connections a client owns at once */
 
 /* The export that handle fd names, or NULL. */
 struct dmio_nbd *nbd_find(int fd);
@@ -232,6 +239,8 @@ int nbd_queue(struct dmio_client *c, struct dmio_piece *p);
  * connection's socket needs it; let libnbd read and write; what it
  * completed is on c->nbd_done. */
 void nbd_wait(struct dmio_client *c);
+/* Let go of the connections with nothing in flight. */
+void nbd_tidy(struct dmio_client *c);
 void nbd_client_exit(struct dmio_client *c);
 
 #endif

@@ -4,14 +4,16 @@
  * connections where the server allows multi-conn) and registers the export
  * under a handle, a file descriptor of its own that regions name.  The
  * client's completion thread sends the pieces of NBD regions with libnbd's
- * asynchronous calls, round robin over the connections, and, while any are
- * in flight, sleeps in poll() on their sockets beside its wake-up eventfd
- * and its engine's completions (nbd_wait()); libnbd's completion callbacks
- * only put the piece on c->nbd_done, which core_run() finishes.
+ * asynchronous calls, round robin over the connections it owns (below),
+ * and, while any are in flight, sleeps in poll() on their sockets beside
+ * its wake-up eventfd and its engine's completions (nbd_wait()); libnbd's
+ * completion callbacks only put the piece on c->nbd_done, which core_run()
+ * finishes.
  */
 #include <errno.h>
 #include <libnbd.h>
 #include <poll.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,18 +23,20 @@
 #include "dmio-internal.h"
 
 #define DEFAULT_CONNECTIONS 4 /* as nbdcopy */
-#define MAX_CONNECTIONS 16
 #define ZERO_PIECE_MAX (1u << 30) /* a zero or trim request, at most (32-bit lengths) */
 
+/*
+ * One connection is driven by one completion thread at a time, its
+ * owner's: two threads that poll and notify one libnbd handle can leave a
+ * command unsent.  A client owns a connection while it has commands in
+ * flight on it, and lets it go (nbd_tidy()) when it has none.
+ */
 struct nbd_conn {
 	struct dmio_nbd *t;
 	struct nbd_handle *h;
 	int fd;
-	/* The completion thread's: commands in flight, and its place in
-	 * the client's list of busy connections. */
-	unsigned int inflight;
-	bool listed;
-	struct dmio_client *client;
+	struct dmio_client *owner;	/* atomic; NULL: none */
+	unsigned int inflight;		/* commands in flight; atomic */
 };
 
 struct dmio_nbd {
@@ -43,7 +47,7 @@ struct dmio_nbd {
 	char *uri;
 	struct nbd_handle *query;	/* block status, on a connection of its own */
 	pthread_mutex_t query_lock;
-	unsigned int rr;		/* the next connection to try (completion thread) */
+	unsigned int rr;		/* the next connection to try; atomic */
 	struct nbd_conn conn[];
 };
 
@@ -65,12 +69,25 @@ static int nbd_failed(void)
 	return e ? -e : -EIO;
 }
 
+/* TLS: the user name for the PSK, unless the URI gives one (user@host):
+ * this process's user's (libnbd would take the login name, which a
+ * process without a terminal, as from cron, does not have). */
+static int tls_username(struct nbd_handle *h)
+{
+	struct passwd pw, *res = NULL;
+	char buf[1024];
+
+	if (getpwuid_r(geteuid(), &pw, buf, sizeof(buf), &res) || !res)
+		return 0; /* libnbd's default, then */
+	return nbd_set_tls_username(h, pw.pw_name);
+}
+
 static struct nbd_handle *connect_one(const char *uri, const struct dmio_nbd_params *p,
 				      int *err)
 {
 	struct nbd_handle *h = nbd_create();
 
-	if (!h || (p->tls_psk_file && nbd_set_tls_psk_file(h, p->tls_psk_file)) ||
+	if (!h || tls_username(h) || (p->tls_psk_file && nbd_set_tls_psk_file(h, p->tls_psk_file)) ||
 	    (p->tls_certificates && nbd_set_tls_certificates(h, p->tls_certificates)) ||
 	    nbd_add_meta_context(h, LIBNBD_CONTEXT_BASE_ALLOCATION) ||
 	    nbd_set_request_block_size(h, true) || nbd_connect_uri(h, uri)) {
@@ -130,7 +147,7 @@ int dmio_nbd_open(const char *uri, const struct dmio_nbd_params *params)
 		return -EINVAL;
 	if (params)
 		memcpy(&p, params, params->size < sizeof(p) ? params->size : sizeof(p));
-	if (p.connections > MAX_CONNECTIONS)
+	if (p.connections > DMIO_NBD_MAX_CONNECTIONS)
 		return -EINVAL;
 	first = connect_one(uri, &p, &err);
 	if (!first)
@@ -189,20 +206,6 @@ int dmio_nbd_info(int handle, struct dmio_nbd_info *info)
 	if (!t || !info)
 		return -EINVAL;
 	*info = t->info;
-	return 0;
-}
-
-int dmio_nbd_flush(int handle)
-{
-	struct dmio_nbd *t = nbd_find(handle);
-
-	if (!t)
-		return -EINVAL;
-	if (!(t->info.flags & DMIO_NBD_CAN_FLUSH))
-		return 0; /* nothing to make durable: the server writes through */
-	for (unsigned int i = 0; i < t->info.connections; i++)
-		if (nbd_flush(t->conn[i].h, 0))
-			return nbd_failed();
 	return 0;
 }
 
@@ -282,6 +285,8 @@ int nbd_check(struct dmio_nbd *t, int rw, uint64_t pos, uint64_t end)
 {
 	int op = DMIO_OP(rw);
 
+	if (op == DMIO_FLUSH)
+		return 0;
 	if (op != DMIO_READ && t->info.flags & DMIO_NBD_READ_ONLY)
 		return -EROFS;
 	if (end > t->info.size || pos % t->info.min_block || end % t->info.min_block)
@@ -296,56 +301,97 @@ uint64_t nbd_max_piece(struct dmio_nbd *t, int rw, uint64_t max_io)
 	return max_io < t->info.max_block ? max_io : t->info.max_block;
 }
 
-/* libnbd's completion callback, on the completion thread. */
+/* libnbd's completion callback, on the owner's completion thread. */
 static int nbd_done(void *user_data, int *error)
 {
 	struct dmio_piece *p = user_data;
 	struct nbd_conn *conn = p->conn;
-	struct dmio_client *c = conn->client;
+	struct dmio_client *c = __atomic_load_n(&conn->owner, __ATOMIC_RELAXED);
 
 	p->res = *error ? -*error : (long)p->len;
-	conn->inflight--;
+	__atomic_sub_fetch(&conn->inflight, 1, __ATOMIC_RELAXED);
 	p->next = c->nbd_done;
 	c->nbd_done = p;
 	return 1; /* the command is retired */
 }
 
-/* A connection with commands in flight is in the client's list. */
-static void conn_busy(struct dmio_client *c, struct nbd_conn *conn)
-{
-	conn->inflight++;
-	if (conn->listed)
-		return;
-	conn->listed = true;
-	conn->client = c;
-	c->nbd_conns[c->nbd_nconns++] = conn;
-}
-
-/* Drop the connections that have nothing in flight from the list. */
-static void conns_tidy(struct dmio_client *c)
+void nbd_tidy(struct dmio_client *c)
 {
 	unsigned int k = 0;
 
-	for (unsigned int i = 0; i < c->nbd_nconns; i++)
-		if (c->nbd_conns[i]->inflight)
-			c->nbd_conns[k++] = c->nbd_conns[i];
-		else
-			c->nbd_conns[i]->listed = false;
+	for (unsigned int i = 0; i < c->nbd_nconns; i++) {
+		struct nbd_conn *conn = c->nbd_conns[i];
+
+		if (__atomic_load_n(&conn->inflight, __ATOMIC_RELAXED))
+			c->nbd_conns[k++] = conn;
+		else /* let it go, with what its commands did */
+			__atomic_store_n(&conn->owner, NULL, __ATOMIC_RELEASE);
+	}
 	c->nbd_nconns = k;
+}
+
+/* A connection of t for c: one c owns with room for a command, else one
+ * nobody owns (c takes it).  NULL, and *full when c's own are full. */
+static struct nbd_conn *conn_get(struct dmio_client *c, struct dmio_nbd *t, bool *full)
+{
+	unsigned int n = t->info.connections;
+	unsigned int rr = __atomic_fetch_add(&t->rr, 1, __ATOMIC_RELAXED);
+
+	*full = false;
+	for (unsigned int k = 0; k < n; k++) {
+		struct nbd_conn *x = &t->conn[(rr + k) % n];
+		struct dmio_client *owner = __atomic_load_n(&x->owner, __ATOMIC_ACQUIRE);
+
+		if (owner == c && __atomic_load_n(&x->inflight, __ATOMIC_RELAXED) < c->depth)
+			return x;
+		*full |= owner == c || (!owner && c->nbd_nconns == NBD_CONNS_MAX);
+		if (owner || c->nbd_nconns == NBD_CONNS_MAX)
+			continue;
+		if (__atomic_compare_exchange_n(&x->owner, &owner, c, false, __ATOMIC_ACQUIRE,
+						__ATOMIC_RELAXED)) {
+			c->nbd_conns[c->nbd_nconns++] = x;
+			return x;
+		}
+	}
+	return NULL;
+}
+
+/* Send p on conn: libnbd's cookie, or -1. */
+static int64_t conn_send(struct nbd_conn *conn, struct dmio_piece *p)
+{
+	nbd_completion_callback cb = { .callback = nbd_done, .user_data = p };
+
+	switch (DMIO_OP(p->rw)) {
+	case DMIO_READ:
+		return nbd_aio_pread(conn->h, p->iov[0].iov_base, p->len, p->pos, cb, 0);
+	case DMIO_WRITE:
+		return nbd_aio_pwrite(conn->h, p->iov[0].iov_base, p->len, p->pos, cb, 0);
+	case DMIO_WRITE_ZEROES:
+		return nbd_aio_zero(conn->h, p->len, p->pos, cb,
+				    p->rw & DMIO_NOUNMAP ? LIBNBD_CMD_FLAG_NO_HOLE : 0);
+	case DMIO_DISCARD:
+		return nbd_aio_trim(conn->h, p->len, p->pos, cb, 0);
+	default:
+		/* With multi-conn, a flush on any connection covers what
+		 * every connection completed; without, there is one. */
+		return nbd_aio_flush(conn->h, cb, 0);
+	}
 }
 
 int nbd_queue(struct dmio_client *c, struct dmio_piece *p)
 {
 	struct dmio_nbd *t = p->nbd;
-	struct nbd_conn *conn = NULL;
-	nbd_completion_callback cb = { .callback = nbd_done, .user_data = p };
-	unsigned int n = t->info.connections;
-	int64_t cookie;
+	struct nbd_conn *conn;
 	int op = DMIO_OP(p->rw);
+	bool full;
 
 	if ((op == DMIO_WRITE_ZEROES && !(t->info.flags & DMIO_NBD_CAN_ZERO)) ||
 	    (op == DMIO_DISCARD && !(t->info.flags & DMIO_NBD_CAN_TRIM))) {
 		p->res = -EOPNOTSUPP;
+		return DMIO_Q_COMPLETED;
+	}
+	if (op == DMIO_FLUSH && !(t->info.flags & DMIO_NBD_CAN_FLUSH)) {
+		p->res = 0; /* nothing to make durable: the server writes through */
 		return DMIO_Q_COMPLETED;
 	}
 	if (!c->nbd_conns) {
@@ -355,31 +401,20 @@ int nbd_queue(struct dmio_client *c, struct dmio_piece *p)
 			return DMIO_Q_COMPLETED;
 		}
 	}
-	for (unsigned int k = 0; k < n && !conn; k++) {
-		struct nbd_conn *x = &t->conn[(t->rr + k) % n];
-
-		if (x->inflight < c->depth && (x->listed || c->nbd_nconns < NBD_CONNS_MAX))
-			conn = x;
+	conn = conn_get(c, t, &full);
+	if (!conn && full)
+		return DMIO_Q_BUSY; /* until one of c's commands completes */
+	if (!conn) {
+		p->res = -EBUSY; /* another client drives every connection */
+		return DMIO_Q_COMPLETED;
 	}
-	if (!conn)
-		return DMIO_Q_BUSY;
-	t->rr = (unsigned int)(conn - t->conn + 1) % n;
 	p->conn = conn;
-	conn_busy(c, conn);
-	if (op == DMIO_READ)
-		cookie = nbd_aio_pread(conn->h, p->iov[0].iov_base, p->len, p->pos, cb, 0);
-	else if (op == DMIO_WRITE)
-		cookie = nbd_aio_pwrite(conn->h, p->iov[0].iov_base, p->len, p->pos, cb, 0);
-	else if (op == DMIO_WRITE_ZEROES)
-		cookie = nbd_aio_zero(conn->h, p->len, p->pos, cb,
-				      p->rw & DMIO_NOUNMAP ? LIBNBD_CMD_FLAG_NO_HOLE : 0);
-	else
-		cookie = nbd_aio_trim(conn->h, p->len, p->pos, cb, 0);
-	if (cookie == -1) {
+	__atomic_add_fetch(&conn->inflight, 1, __ATOMIC_RELAXED);
+	if (conn_send(conn, p) == -1) {
 		/* Refused: no callback comes. */
 		p->res = nbd_failed();
-		conn->inflight--;
-		conns_tidy(c);
+		__atomic_sub_fetch(&conn->inflight, 1, __ATOMIC_RELAXED);
+		nbd_tidy(c);
 		return DMIO_Q_COMPLETED;
 	}
 	__atomic_add_fetch(&c->requests, 1, __ATOMIC_RELAXED);
@@ -423,7 +458,6 @@ void nbd_wait(struct dmio_client *c)
 	}
 	if (c->ops->events)
 		c->ops->events(c);
-	conns_tidy(c);
 }
 
 void nbd_client_exit(struct dmio_client *c)

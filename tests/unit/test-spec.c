@@ -47,10 +47,29 @@ static void test_specs(void)
 		{ "UUID=1234-5678", "UUID=1234-5678", 0, 0, false },
 		{ "LABEL=x:8+8", "LABEL=x", 8, 8, true },
 		{ "a+b", "a+b", 0, 0, false },
+		/* NBD URIs: START is after the last ':' of the path, never in
+		 * the authority (host:port, user:password) or the query. */
+		{ "nbd://host/export", "nbd://host/export", 0, 0, false },
+		{ "nbd://host:10809/export", "nbd://host:10809/export", 0, 0, false },
+		{ "nbd://host:10809", "nbd://host:10809", 0, 0, false },
+		{ "nbd://host:10809/export:0+2048", "nbd://host:10809/export", 0, 2048, true },
+		{ "nbd://[::1]:10809/e:8", "nbd://[::1]:10809/e", 8, 0, false },
+		{ "nbd://u:p:w@h:1/e", "nbd://u:p:w@h:1/e", 0, 0, false },
+		{ "nbds://h/a:b:16", "nbds://h/a:b", 16, 0, false },
+		{ "nbd+unix:///?socket=/run/a:b", "nbd+unix:///?socket=/run/a:b", 0, 0, false },
+		{ "nbd+unix:///:8+8?socket=/run/a:8", "nbd+unix:///?socket=/run/a:8", 8, 8, true },
+		{ "nbds+unix:///e:1M?socket=/s&tls-psk-file=/k:1", "nbds+unix:///e?socket=/s&tls-psk-file=/k:1",
+		  2048, 0, false },
+		{ "nbd://h/?x:1", "nbd://h/?x:1", 0, 0, false },
+		/* Not a scheme it knows: a path, split at the last ':'. */
+		{ "nbd:/x:5", "nbd:/x", 5, 0, false },
+		{ "NBD://h/e:5", "NBD://h/e", 5, 0, false },
 	};
 	static const char *const bad[] = {
 		"", ":", ":5", "a:", "a:+5", "a:5+", "a:5+0", "a:x", "a:-1", "a:1+-1",
 		"a:5+5+5", "a:1K+x", "a:18014398509481983+1", "a:b:", "a:1:",
+		"nbd://h/e:", "nbd://h/e:x", "nbd://h/e:8+0", "nbd://h/e:8+?socket=/s",
+		"nbd+unix:///:?socket=/s", "nbd://h/e:1:2x",
 	};
 
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
@@ -73,9 +92,35 @@ static void test_specs(void)
 	}
 }
 
+static void test_redact(void)
+{
+	static const struct { const char *s, *want; } cases[] = {
+		{ "nbd://alice:s3cret@host/e", "nbd://alice:" REDACTED "@host/e" },
+		{ "nbds://a:b:c@h:1/e:8", "nbds://a:" REDACTED "@h:1/e:8" },
+		{ "nbd://alice@host/e", "nbd://alice@host/e" },
+		{ "nbd://host/e?x=a:b@c", "nbd://host/e?x=a:b@c" }, /* the query is no authority */
+		{ "nbd://a:@h/", "nbd://a:@h/" },
+		{ "/dev/sda:8", "/dev/sda:8" },
+		{ "x://a:b@h/", "x://a:b@h/" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *r = spec_redact(cases[i].s);
+
+		CHECK(r && !strcmp(r, cases[i].want), "'%s': %s", cases[i].s, r);
+		free(r);
+	}
+	char *m = spec_redact_in("connect nbd://u:pw@h/: pw, pwpw", "nbd://u:pw@h/");
+
+	CHECK(m && !strcmp(m, "connect nbd://u:" REDACTED "@h/: " REDACTED ", " REDACTED REDACTED),
+	      "%s", m);
+	free(m);
+}
+
 int main(void)
 {
 	RUN(test_sizes);
 	RUN(test_specs);
+	RUN(test_redact);
 	return unit_done();
 }
