@@ -13,7 +13,7 @@ _dmio_regions()
 		return
 		;;
 	esac
-	COMPREPLY=($(compgen -W "UUID= LABEL= PARTUUID= PARTLABEL=" -- "$cur"))
+	COMPREPLY=($(compgen -W "UUID= LABEL= PARTUUID= PARTLABEL= nbd:// nbds:// nbd+unix:/// nbds+unix:///" -- "$cur"))
 	local IFS=$'\n'
 	COMPREPLY+=($(compgen -f -- "$cur"))
 	if [[ ${#COMPREPLY[@]} -eq 1 && ${COMPREPLY[0]} == *= ]]; then
@@ -31,7 +31,8 @@ _dmio()
 	local commands="copy verify read write zero info"
 	local opts="--sync --async --engine= --buffer= --chunk= --queue-depth= --direct
 		--no-direct --input= --output= --map= --no-sparse --target-is-zero
-		--write-changed --discard --progress --json --force
+		--write-changed --discard --connections= --tls-psk= --tls-certificates=
+		--progress --json --force
 		--dry-run --no-flush --quiet --verbose --help --version
 		-i -o -n -q -v -h -V"
 
@@ -52,8 +53,16 @@ _dmio()
 		COMPREPLY=($(compgen -W "1 4 8 16 32 64" -- "$cur"))
 		return
 		;;
-	--input | -i | --output | -o | --map)
+	--input | -i | --output | -o | --map | --tls-psk)
 		_filedir
+		return
+		;;
+	--tls-certificates)
+		_filedir -d
+		return
+		;;
+	--connections)
+		COMPREPLY=($(compgen -W "1 2 4 8 16" -- "$cur"))
 		return
 		;;
 	--help | -h | --version | -V)

@@ -74,18 +74,18 @@ static const int status_json[] = {
 	COL_STATUS, COL_DONE, COL_ERROR,
 };
 
+/* info's table: the columns of every region, then an NBD export's where
+ * one is, then a local device's where one is. */
 static const int info_table[] = {
 	COL_REGION, COL_DEVICE, COL_SECTOR, COL_COUNT, COL_BYTES, COL_LOGSEC,
-	COL_PHYSEC, COL_RO, COL_TYPE, COL_UUID, COL_LABEL, COL_PTUUID, COL_PARTUUID,
-	COL_PARTLABEL, COL_MOUNT, COL_HOLDER,
+	COL_PHYSEC, COL_RO,
 };
 
-/* When a region is an NBD export. */
-static const int info_table_nbd[] = {
-	COL_REGION, COL_DEVICE, COL_SECTOR, COL_COUNT, COL_BYTES, COL_LOGSEC,
-	COL_PHYSEC, COL_RO, COL_MINIO, COL_OPTIO, COL_MAXIO, COL_FEATURES, COL_TYPE,
-	COL_UUID, COL_LABEL, COL_PTUUID, COL_PARTUUID, COL_PARTLABEL, COL_MOUNT,
-	COL_HOLDER,
+static const int info_table_nbd[] = { COL_MINIO, COL_OPTIO, COL_MAXIO, COL_FEATURES };
+
+static const int info_table_local[] = {
+	COL_TYPE, COL_UUID, COL_LABEL, COL_PTUUID, COL_PARTUUID, COL_PARTLABEL,
+	COL_MOUNT, COL_HOLDER,
 };
 
 static const int info_json[] = {
@@ -377,14 +377,21 @@ int report_info(const struct opts *o, const struct region *r, unsigned int n,
 				       json_rows(rows, n, info_json, NCOLS(info_json)));
 		json_print(stdout, doc);
 	} else {
-		bool nbd = false;
+		int cols[NCOLS(info_table) + NCOLS(info_table_nbd) + NCOLS(info_table_local)];
+		size_t nc = 0;
+		bool nbd = false, local = false;
 
-		for (unsigned int i = 0; i < n; i++)
+		for (unsigned int i = 0; i < n; i++) {
 			nbd |= r[i].dev.is_nbd;
-		if (nbd)
-			table_print(stdout, rows, n, info_table_nbd, NCOLS(info_table_nbd));
-		else
-			table_print(stdout, rows, n, info_table, NCOLS(info_table));
+			local |= !r[i].dev.is_nbd;
+		}
+		for (size_t c = 0; c < NCOLS(info_table); c++)
+			cols[nc++] = info_table[c];
+		for (size_t c = 0; nbd && c < NCOLS(info_table_nbd); c++)
+			cols[nc++] = info_table_nbd[c];
+		for (size_t c = 0; local && c < NCOLS(info_table_local); c++)
+			cols[nc++] = info_table_local[c];
+		table_print(stdout, rows, n, cols, nc);
 	}
 	free(rows);
 	return fflush(stdout) ? -errno : 0;

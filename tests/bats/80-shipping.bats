@@ -40,7 +40,7 @@ popt_options() {
 	run sh -c "mandoc -T ascii '$REPO/man/dmio.1' | sed 's/.\x08//g'"
 	assert_success
 	assert_output --partial "EXIT STATUS"
-	assert_output --partial "dd(1), ddrescue(1), nbdcopy(1), blkid(8)"
+	assert_output --partial "dd(1), ddrescue(1), nbdcopy(1), nbdkit(1)"
 }
 
 # complete LINE: run the bash completion of dmio on LINE (the cursor at its

@@ -15,6 +15,7 @@ setup() {
 	: >"$T/.loops"
 	: >"$T/.mounts"
 	: >"$T/.fuse"
+	: >"$T/.servers"
 	cd "$T"
 }
 
@@ -31,6 +32,9 @@ teardown() {
 		fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
 	done <"$T/.fuse"
 	if { true >&8; } 2>/dev/null; then exec 8>&-; fi
+	while read -r p; do
+		[ -e "$p" ] && kill "$(cat "$p")" 2>/dev/null || true
+	done <"$T/.servers"
 	rm -rf "$T"
 }
 
@@ -75,6 +79,51 @@ slow_dev() {
 	nbd_dev slow --filter=delay memory 32M delay-write=40ms
 }
 
+# nbd_server NAME NBDKIT-ARGS...: an nbdkit server on the Unix socket
+# $T/NAME.sock, killed in teardown; its URI in $NBD.  The arguments follow
+# "nbdkit -U SOCKET", e.g. --filter=error memory 16M error-pwrite-rate=100%.
+nbd_server() {
+	local name=$1
+	shift
+	rm -f "$T/$name.sock"
+	nbdkit -U "$T/$name.sock" -P "$T/$name.pid" "$@" >>"$T/nbdkit.log" 2>&1 ||
+		fail "nbdkit $* did not start: $(cat "$T/nbdkit.log")"
+	echo "$T/$name.pid" >>"$T/.servers"
+	NBD="nbd+unix:///?socket=$T/$name.sock"
+}
+
+# qemu_server NAME IMAGE FORMAT: qemu-nbd serving IMAGE (qcow2, raw) on the
+# Unix socket $T/NAME.sock to up to 8 clients at once, killed in teardown;
+# its URI in $NBD.
+qemu_server() {
+	rm -f "$T/$1.sock"
+	qemu-nbd --fork --persistent --shared=8 --pid-file="$T/$1.pid" -k "$T/$1.sock" \
+		-f "$3" "$2" 2>>"$T/nbdkit.log" || fail "qemu-nbd did not start: $(cat "$T/nbdkit.log")"
+	echo "$T/$1.pid" >>"$T/.servers"
+	NBD="nbd+unix:///?socket=$T/$1.sock"
+}
+
+# server_stop NAME: stop the server and wait until it is gone (its socket
+# too, so that another may take the name).
+server_stop() {
+	local pid
+	pid=$(cat "$T/$1.pid")
+	kill "$pid" 2>/dev/null || true
+	local i=0
+	while kill -0 "$pid" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || fail "server $1 did not stop"
+		sleep 0.1
+	done
+	rm -f "$T/$1.sock"
+}
+
+# export_bytes URI FILE: what the export holds, copied to FILE by nbdcopy
+# (libnbd's own tool: not dmio).
+export_bytes() {
+	nbdcopy "$1" "$2"
+}
+
 # bytes FILE OFFSET COUNT: COUNT bytes of FILE from OFFSET, as hex.
 bytes() {
 	od -An -tx1 -v -j "$2" -N "$3" "$1" | tr -d ' \n'
@@ -97,6 +146,19 @@ json() {
 # plugin over the file $T/NAME.img (what the device holds), exported by
 # nbdfuse, attached with losetup; prints the device.
 bad_dev() {
+	bad_eval "$@"
+	nbd_dev "$1" "${BAD_EVAL[@]}"
+}
+
+# bad_server NAME SIZE OPS FIRST COUNT: the same device, served over NBD
+# (nbd_server); its URI in $NBD.
+bad_server() {
+	bad_eval "$@"
+	nbd_server "$1" "${BAD_EVAL[@]}"
+}
+
+# bad_eval NAME SIZE OPS FIRST COUNT: the eval plugin's arguments of it.
+bad_eval() {
 	local name=$1 size=$2 ops=$3 first=$(($4 * 512)) end=$((($4 + $5) * 512))
 	local disk=$T/$name.img
 	truncate -s "$size" "$disk"
@@ -108,8 +170,8 @@ bad_dev() {
 	[[ $ops == *pwrite* ]] && wr="if $hit; then $fail; fi; $wr"
 	local fl="exit 0"
 	[[ $ops == *flush* ]] && fl=$fail
-	nbd_dev "$name" eval get_size="echo $(stat -c %s "$disk")" \
-		pread="$rd" pwrite="$wr" can_write="exit 0" can_flush="exit 0" flush="$fl"
+	BAD_EVAL=(eval get_size="echo $(stat -c %s "$disk")" pread="$rd" pwrite="$wr"
+		can_write="exit 0" can_flush="exit 0" flush="$fl")
 }
 
 # gate_dev NAME [OP]: a device over the file $T/NAME.img (made by the
@@ -121,13 +183,26 @@ bad_dev() {
 # the gate.  nbdkit's eval plugin, nbdfuse, losetup.
 GATE_AT=$((2 << 20))
 gate_dev() {
+	gate_eval "$@"
+	GATE_DEV=$(nbd_dev "$1" "${GATE_EVAL[@]}")
+}
+
+# gate_server NAME [OP]: the same gate, served over NBD (nbd_server); its
+# URI in $NBD.
+gate_server() {
+	gate_eval "$@"
+	nbd_server "$1" "${GATE_EVAL[@]}"
+}
+
+# gate_eval NAME [OP]: the nbdkit eval plugin's arguments of the gate.
+gate_eval() {
 	local disk=$T/$1.img op=${2:-pread}
 	local rd="dd if='$disk' iflag=skip_bytes,count_bytes skip=\$4 count=\$3 status=none"
 	local wr="dd of='$disk' oflag=seek_bytes iflag=count_bytes,fullblock seek=\$4 count=\$3 conv=notrunc status=none"
 	local gate="if [ \$4 -ge $GATE_AT ]; then echo \$4 >'$T/gate.fifo'; flock -s '$T/gate.lock' true; fi"
 	if [ "$op" = pread ]; then rd="$gate; $rd"; else wr="$gate; $wr"; fi
-	GATE_DEV=$(nbd_dev "$1" eval get_size="echo $(stat -c %s "$disk")" pread="$rd" \
-		pwrite="$wr" can_write="exit 0" can_flush="exit 0" flush="exit 0")
+	GATE_EVAL=(eval get_size="echo $(stat -c %s "$disk")" pread="$rd" pwrite="$wr"
+		can_write="exit 0" can_flush="exit 0" flush="exit 0")
 }
 
 # gate_close: a new FIFO on fd 8 for gate_wait; the gate's lock on fd 9.

@@ -196,7 +196,8 @@ static void test_invalid(void)
 	CHECK(zcall(false, DMIO_READ | DMIO_NOUNMAP, 1, &w, &bits, NULL) == -EINVAL, "read|nounmap");
 	CHECK(zcall(false, DMIO_WRITE | DMIO_NOUNMAP, 1, &w, &bits, NULL) == -EINVAL, "write|nounmap");
 	CHECK(zcall(false, DMIO_DISCARD | DMIO_NOUNMAP, 1, &w, &bits, NULL) == -EINVAL, "discard|nounmap");
-	CHECK(zcall(false, 4, 1, &w, &bits, NULL) == -EINVAL, "op 4");
+	CHECK(zcall(false, DMIO_FLUSH | DMIO_NOUNMAP, 1, &w, &bits, NULL) == -EINVAL, "flush|nounmap");
+	CHECK(zcall(false, 5, 1, &w, &bits, NULL) == -EINVAL, "op 5");
 	snprintf(path, sizeof(path), "%s/i", unit_env("DMIO_TEST_DIR"));
 	ro = open(path, O_RDONLY);
 	w.fd = ro;
