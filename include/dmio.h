@@ -178,7 +178,7 @@ int dmio_submit(const struct dmio_request *req, unsigned int num_regions,
  * client's completion thread drives its connections.
  */
 struct dmio_nbd_params {
-	unsigned int size;		/* sizeof(struct dmio_nbd_params) */
+	unsigned int size;		/* sizeof(struct dmio_nbd_params); 0 is refused */
 	unsigned int connections;	/* 0: 4; more than 1 where the server allows multi-conn;
 					 * at most DMIO_NBD_MAX_CONNECTIONS */
 	const char *tls_psk_file;	/* NULL, or TLS with the PSK in this file */

@@ -143,7 +143,7 @@ int dmio_nbd_open(const char *uri, const struct dmio_nbd_params *params)
 	int err = 0;
 
 	error_text[0] = 0;
-	if (!uri)
+	if (!uri || (params && !params->size))
 		return -EINVAL;
 	if (params)
 		memcpy(&p, params, params->size < sizeof(p) ? params->size : sizeof(p));

@@ -115,6 +115,8 @@ static void test_open(void)
 	CHECK(dmio_nbd_open("nbd+unix:///?socket=/nonexistent/s", NULL) < 0 &&
 	      *dmio_nbd_error(), "no server, no reason");
 	CHECK(dmio_nbd_open(NULL, NULL) == -EINVAL, "no URI");
+	p.size = 0;
+	CHECK(dmio_nbd_open(unit_env("DMIO_TEST_NBD"), &p) == -EINVAL, "params of size 0");
 	CHECK(flush(h, NULL) == 0 && flush(plain, NULL) == 0, "flush");
 	CHECK(dmio_nbd_close(h) == 0 && dmio_nbd_close(plain) == 0, "close");
 	CHECK(dmio_nbd_info(h, &info) == -EINVAL && dmio_nbd_close(h) == -EINVAL &&
