@@ -90,7 +90,11 @@ static struct nbd_handle *connect_one(const char *uri, const struct dmio_nbd_par
 	if (!h || tls_username(h) || (p->tls_psk_file && nbd_set_tls_psk_file(h, p->tls_psk_file)) ||
 	    (p->tls_certificates && nbd_set_tls_certificates(h, p->tls_certificates)) ||
 	    nbd_add_meta_context(h, LIBNBD_CONTEXT_BASE_ALLOCATION) ||
-	    nbd_set_request_block_size(h, true) || nbd_connect_uri(h, uri)) {
+	    nbd_set_request_block_size(h, true) ||
+	    /* not clearing every read buffer first: piece_error()
+	     * clears the part of a read that failed */
+	    nbd_set_pread_initialize(h, false) ||
+	    nbd_connect_uri(h, uri)) {
 		*err = nbd_failed();
 		if (h)
 			nbd_close(h);
@@ -428,6 +432,20 @@ void nbd_wait(struct dmio_client *c)
 	bool read_wake = !c->ops->wake_armed || !c->ops->wake_armed(c);
 	unsigned int n = 0, first;
 	uint64_t count;
+
+	/* The uring engine's read of wake_fd may have completed (taking a
+	 * wake-up) with no piece of the engine in flight, so that nobody
+	 * reaps it: take it here, or the engine would go on thinking it
+	 * armed, nobody would read wake_fd, and every later wake-up would
+	 * leave it readable and end every poll at once (the thread spun). */
+	if (!read_wake && !c->inflight) {
+		struct dmio_piece *none[1];
+
+		if (c->ops->events)
+			c->ops->events(c);
+		c->ops->reap(c, none, 1);
+		read_wake = !c->ops->wake_armed(c);
+	}
 
 	fds[n++] = (struct pollfd){ c->wake_fd, POLLIN, 0 };
 	if (efd >= 0 && c->inflight)

@@ -4,11 +4,13 @@
  * on Unix sockets: a 16 MiB memory disk ($DMIO_TEST_NBD), one whose every
  * write fails ($DMIO_TEST_NBD_WFAIL), a read-only one ($DMIO_TEST_NBD_RO),
  * one with a 4096-byte minimum block ($DMIO_TEST_NBD_4K) and one that
- * cannot zero and allows one connection ($DMIO_TEST_NBD_PLAIN).  A local
+ * cannot zero and allows one connection ($DMIO_TEST_NBD_PLAIN), one whose
+ * reads take a second ($DMIO_TEST_NBD_SLOW).  A local
  * file and an export in the same call, with each buffer type, sync and
  * async; the engine comes from $DMIO_ENGINE.
  */
 #include <pthread.h>
+#include <sys/resource.h>
 
 #include "unit.h"
 
@@ -326,6 +328,54 @@ static void test_threads(void)
 	dmio_nbd_close(h);
 }
 
+static double cpu_seconds(void)
+{
+	struct rusage u;
+
+	getrusage(RUSAGE_SELF, &u);
+	return (double)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+	       (double)(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+/* The completion thread sleeps while the server takes its time: a second
+ * call made while the first is in flight (a wake-up of the thread) once
+ * left the uring engine's eventfd readable and the thread spinning in
+ * poll() until the replies came, a second of CPU here. */
+static void test_idle(void)
+{
+	int h = nbd("DMIO_TEST_NBD_SLOW", 1);
+	struct dmio_client *c = dmio_client_create(getenv("DMIO_ENGINE"), 0, 0);
+	struct tbuf *b1 = tbuf_new(BUF_VM, 4096, 0, 0), *b2 = tbuf_new(BUF_VM, 4096, 0, 0);
+	struct dmio_region w1 = { h, 0, 8 }, w2 = { h, 8, 8 };
+	struct done d1 = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0 };
+	struct done d2 = d1;
+	struct dmio_request r1 = tbuf_request(b1, DMIO_READ), r2 = tbuf_request(b2, DMIO_READ);
+	double cpu;
+
+	r1.client = r2.client = c;
+	r1.fn = r2.fn = notify;
+	r1.context = &d1;
+	r2.context = &d2;
+	usleep(100000); /* the thread asleep in its engine's wait */
+	cpu = cpu_seconds();
+	CHECK(dmio_submit(&r1, 1, &w1, NULL) == 0, "first read");
+	usleep(100000);
+	CHECK(dmio_submit(&r2, 1, &w2, NULL) == 0, "second read");
+	for (struct done *d = &d1; d; d = d == &d1 ? &d2 : NULL) {
+		pthread_mutex_lock(&d->lock);
+		while (!d->called)
+			pthread_cond_wait(&d->cond, &d->lock);
+		pthread_mutex_unlock(&d->lock);
+		CHECK(!d->error, "read: %lx", d->error);
+	}
+	cpu = cpu_seconds() - cpu;
+	CHECK(cpu < 0.3, "%.2f s of CPU while waiting a second for the server", cpu);
+	dmio_client_destroy(c);
+	tbuf_free(b1);
+	tbuf_free(b2);
+	dmio_nbd_close(h);
+}
+
 int main(void)
 {
 	RUN(test_open);
@@ -334,5 +384,6 @@ int main(void)
 	RUN(test_refused);
 	RUN(test_zeroes);
 	RUN(test_threads);
+	RUN(test_idle);
 	return unit_done();
 }
