@@ -79,12 +79,12 @@ $(B)/cli/%.o: src/cli/%.c $(CLI_HDR)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CFLAGS) $(CLI_CFLAGS) -Isrc/cli -DDMIO_VERSION='"$(VERSION)"' -c -o $@ $<
 
-# dmio.o carries the version: rebuilt when it changes.
+# options.o carries the version: rebuilt when it changes.
 $(B)/version: FORCE
 	@mkdir -p $(@D)
 	$(Q)echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' >$@
 
-$(B)/cli/dmio.o: $(B)/version
+$(B)/cli/options.o: $(B)/version
 
 .PHONY: FORCE
 FORCE:

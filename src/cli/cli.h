@@ -66,6 +66,16 @@ struct opts {
 	const char *tls_psk, *tls_certificates;
 };
 
+/* Parse the command line into *o (options.c): the regions' arguments; a
+ * bad one exits 2 with a message. */
+const char **options_parse(int argc, const char **argv, struct opts *o);
+void options_free(void);
+/* Say fmt and "Try 'dmio --help'", and exit 2. */
+void errtryhelp(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+/* A refusal before the job: under --json, the document that says so (the
+ * last message) and rc; returns rc. */
+int refused(int rc);
+
 /* ---- devices: one backend per kind of device (backend-*.c) ---- */
 
 struct dev;
