@@ -13,7 +13,7 @@ PKG_CONFIG ?= pkg-config
 CFLAGS ?= -O2 -g
 override CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -Iinclude -Isrc/lib
 LDLIBS_LIB := -laio -luring -lnbd -pthread
-CLI_PKGS := blkid popt smartcols json-c
+CLI_PKGS := blkid popt smartcols json-c libcrypto libxxhash
 
 VERSION := $(shell scripts/version)
 SOVERSION := 0

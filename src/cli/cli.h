@@ -64,6 +64,11 @@ struct opts {
 	/* NBD regions: connections per export (0: the library's 4), TLS. */
 	unsigned int connections;
 	const char *tls_psk, *tls_certificates;
+	/* Digests (hash.h): --hash's algorithms (bit 1 << alg), --hash-window
+	 * (bytes, 0: none), --hash-log, and verify --digest-file. */
+	unsigned int hash_mask;
+	uint64_t hash_window;
+	const char *hash_log, *digest_file;
 };
 
 /* Parse the command line into *o (options.c): the regions' arguments; a
@@ -174,6 +179,10 @@ struct region {
 	uint64_t bad_sector;	/* absolute, for ST_ERROR and ST_MISMATCH */
 	char *error;		/* the reason, for ST_ERROR */
 	bool no_zeroes;		/* it cannot write zeroes (EOPNOTSUPP): data from now on */
+	/* Digests: of its bytes (a stream of job_result.hasher), and what
+	 * verify --digest-file expected of them (digestfile.c). */
+	unsigned int digest;	/* its stream + 1, or 0: none (not hashed, or not all of it) */
+	const struct digest_entry *expected;
 };
 
 /* The smallest I/O on r, in sectors: its logical block under O_DIRECT,
@@ -226,6 +235,7 @@ struct job_result {
 	unsigned int chunks;	/* in flight at most, of chunk bytes */
 	uint64_t chunk;
 	struct dmio_stats stats; /* the engine's, for --verbose */
+	struct hasher *hasher;	/* --hash, --digest-file: the regions' digests */
 };
 
 /* --dry-run: what job_run() would refuse before any I/O (the map, the

@@ -12,10 +12,11 @@
 #include <string.h>
 
 #include "cli.h"
+#include "digestfile.h"
 
 static bool has_source(const struct opts *o)
 {
-	return o->op == OP_COPY || o->op == OP_VERIFY;
+	return (o->op == OP_COPY || o->op == OP_VERIFY) && !o->digest_file;
 }
 
 /* The regions args names, each with its role: NULL when refused. */
@@ -103,6 +104,8 @@ static int run(const struct opts *o, struct region *r, unsigned int n)
 	err = regions_prepare(o, r, n);
 	if (err == -EINTR)
 		return refused(EXIT_SIGNAL + signal_stop());
+	if (!err)
+		err = digests_prepare(o, r, n);
 	if (err)
 		return refused(EXIT_USAGE);
 	if (o->verbose)
@@ -121,11 +124,14 @@ static int run(const struct opts *o, struct region *r, unsigned int n)
 		return reported(EXIT_OK, report(o, r, n, &res));
 	}
 	err = job_run(o, r, n, &res);
-	if (err)
+	if (err) {
+		hasher_free(res.hasher);
 		return refused(err == -EINVAL ? EXIT_USAGE : EXIT_IOERR);
+	}
 	rc = job_status(r, n, &res);
 	if (rc != EXIT_OK || !o->quiet || o->json)
 		rc = reported(rc, report(o, r, n, &res));
+	hasher_free(res.hasher);
 	return rc;
 }
 
@@ -170,6 +176,7 @@ int main(int argc, const char **argv)
 		free(r[i].error);
 	}
 	free(r);
+	digests_release();
 	options_free();
 	return rc;
 }

@@ -17,10 +17,19 @@ static const struct job_ops *const kinds[] = {
 	[OP_WRITE] = &write_ops, [OP_ZERO] = &zero_ops,
 };
 
+/* The job kind o asks for. */
+static const struct job_ops *job_kind(const struct opts *o)
+{
+	if (o->write_changed)
+		return &resync_ops;
+	return o->digest_file ? &readback_ops : kinds[o->op];
+}
+
 /* The source and destinations among r[0..n), and how far the job goes. */
 static void job_regions(struct job *j, struct region *r, unsigned int n)
 {
-	if (j->o->op == OP_COPY || j->o->op == OP_VERIFY || j->o->op == OP_READ) {
+	if ((j->o->op == OP_COPY || j->o->op == OP_VERIFY || j->o->op == OP_READ) &&
+	    !j->o->digest_file) {
 		j->src = &r[0];
 		j->dst = &r[1];
 		j->ndst = n - 1;
@@ -137,7 +146,7 @@ int job_run(const struct opts *o, struct region *r, unsigned int n,
 int job_run_with(const struct opts *o, struct region *r, unsigned int n,
 		 struct job_result *res, submit_fn *submit)
 {
-	struct job j = { .o = o, .ops = o->write_changed ? &resync_ops : kinds[o->op],
+	struct job j = { .o = o, .ops = job_kind(o),
 			 .res = res, .submit = submit,
 			 .infd = -1, .outfd = -1, .wake_fd = -1 };
 	struct map map;
@@ -146,6 +155,11 @@ int job_run_with(const struct opts *o, struct region *r, unsigned int n,
 
 	job_regions(&j, r, n);
 	err = o->map ? job_resume(&j, r, n, &map) : 0;
+	if (!err && o->hash_mask && j.next) {
+		warnmsg("%s: --hash needs every byte in one pass, but the map says %llu "
+			"sectors were copied before", o->map, (unsigned long long)j.next);
+		err = -EINVAL;
+	}
 	if (!err)
 		err = stream_open(&j);
 	if (err == -EINTR) {
@@ -155,6 +169,8 @@ int job_run_with(const struct opts *o, struct region *r, unsigned int n,
 		err = 0;
 	} else if (!err) {
 		err = pipeline_init(&j);
+		if (!err)
+			err = job_hash_init(&j);
 		if (err)
 			warnmsg("cannot set up the I/O: %s", strerror(-err));
 		else
@@ -166,6 +182,8 @@ int job_run_with(const struct opts *o, struct region *r, unsigned int n,
 		finish_status(&j, j.src);
 	for (unsigned int i = 0; i < j.ndst; i++)
 		finish_status(&j, &j.dst[i]);
+	if (job_hash_end(&j))
+		res->stream_error = true;
 	res->seconds = now_seconds() - t0;
 out:
 	stream_close(&j);

@@ -24,6 +24,7 @@
 #include <pthread.h>
 
 #include "cli.h"
+#include "hash.h"
 
 struct map;
 
@@ -73,6 +74,7 @@ struct slot {
 	unsigned char *dest_call;	/* writes: dest[i]'s call, or CALL_NONE */
 	bool *dest_hole;		/* reads of destinations: dest[i]'s part is a hole */
 	unsigned int ndest;
+	uint64_t hash_ticket;		/* its buffers are the hasher's until it is done */
 };
 
 struct job;
@@ -100,6 +102,7 @@ struct job_ops {
 };
 
 extern const struct job_ops copy_ops, resync_ops, verify_ops, read_ops, write_ops, zero_ops;
+extern const struct job_ops readback_ops;
 
 typedef int submit_fn(const struct dmio_request *req, unsigned int num_regions,
 		      const struct dmio_region *where, unsigned long *error_bits);
@@ -132,6 +135,7 @@ struct job {
 	struct map *resume_map;		/* copy --map */
 	double map_last;		/* when it was last written */
 	bool map_failed;
+	struct hasher *hasher;		/* --hash, --digest-file (digests.c) */
 };
 
 /* ---- for the job kinds (pipeline.c) ---- */
@@ -190,6 +194,19 @@ unsigned int active_dests(const struct job *j);
 /* The part of s that falls in d (write and zero destinations may differ
  * in size), in sectors. */
 uint64_t dest_len(const struct region *d, const struct slot *s);
+
+/* ---- digests (digests.c) ---- */
+
+/* Start the hasher the options and the expected digests ask for: 0 or
+ * -errno. */
+int job_hash_init(struct job *j);
+/* Feed the retired slot s to the hasher. */
+void job_hash(struct job *j, struct slot *s);
+/* Whether s's buffers are still being hashed. */
+bool job_hash_busy(const struct job *j, const struct slot *s);
+/* Finish the digests: which region has one, verify --digest-file's
+ * verdicts, the --hash-log: 0 or -errno (said). */
+int job_hash_end(struct job *j);
 
 /* ---- read's output, write's input (stream.c) ---- */
 

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "hash.h"
 
 #ifndef DMIO_VERSION
 #define DMIO_VERSION "unknown"
@@ -62,6 +63,12 @@ static const char usage_text[] =
 	"                          allows several (default 4)\n"
 	"     --tls-psk=FILE       NBD: TLS with the pre-shared keys in FILE\n"
 	"     --tls-certificates=DIR  NBD: TLS with the X.509 files in DIR\n"
+	"     --hash=ALG[,ALG...]  digests of the data in the same pass: md5, sha1,\n"
+	"                          sha256, sha512, sha3-256, blake2b-512, xxh128\n"
+	"     --hash-window=SIZE   a digest of every SIZE bytes too\n"
+	"     --hash-log=FILE      write the digests to FILE, as sha256sum -c reads\n"
+	"     --digest-file=FILE   verify: check each DST against FILE's digests\n"
+	"                          (a --hash-log), with no source\n"
 	"     --progress           show progress on stderr\n"
 	"     --json               print the status as JSON\n"
 	"     --force              write to block devices in use\n"
@@ -233,6 +240,40 @@ static void parse_options(poptContext pc, struct opts *o, char **v)
 	o->tls_certificates = v[6];
 }
 
+/* --hash, --hash-window, --hash-log, --digest-file: h[0..3]. */
+static void parse_digest_options(struct opts *o, char **h)
+{
+	char bad[64];
+
+	if (h[0] && hash_parse(h[0], &o->hash_mask, bad, sizeof(bad)))
+		errtryhelp("--hash: '%s': not md5, sha1, sha256, sha512, sha3-256, blake2b-512 "
+			   "or xxh128", bad);
+	if (h[1]) {
+		o->hash_window = size_or_err(h[1], "--hash-window");
+		if (!o->hash_window || o->hash_window % DMIO_SECTOR_SIZE)
+			errtryhelp("--hash-window: '%s': not a multiple of 512 bytes", h[1]);
+	}
+	for (unsigned int i = 2; i < 4; i++)
+		if (h[i] && !*h[i])
+			errtryhelp("%s: an empty file name", i == 2 ? "--hash-log" : "--digest-file");
+	o->hash_log = h[2];
+	o->digest_file = h[3];
+}
+
+/* What the digest options go with. */
+static void check_digest_options(const struct opts *o)
+{
+	if (o->digest_file && o->op != OP_VERIFY)
+		errtryhelp("--digest-file is for verify only");
+	if (o->hash_mask && o->op != OP_COPY && o->op != OP_READ && o->op != OP_WRITE &&
+	    o->op != OP_VERIFY)
+		errtryhelp("--hash is for copy, read, write and verify only");
+	if ((o->hash_window || o->hash_log) && !o->hash_mask && !o->digest_file)
+		errtryhelp("%s needs --hash", o->hash_window ? "--hash-window" : "--hash-log");
+	if (o->hash_log && o->digest_file)
+		errtryhelp("--hash-log and --digest-file: conflicting options");
+}
+
 /* The command, and whether the options go with it. */
 static void parse_command(const char *cmd, struct opts *o)
 {
@@ -263,6 +304,7 @@ static void parse_command(const char *cmd, struct opts *o)
 		errtryhelp("--write-changed is for copy only");
 	if (o->target_is_zero && o->op != OP_COPY && o->op != OP_WRITE)
 		errtryhelp("--target-is-zero is for copy and write only");
+	check_digest_options(o);
 }
 
 static poptContext pc;
@@ -272,6 +314,7 @@ const char **options_parse(int argc, const char **argv, struct opts *o)
 {
 	/* -, --buffer, --chunk, --queue-depth, --connections, --tls-psk, --tls-certificates */
 	char *v[7] = { NULL };
+	char *h[4] = { NULL }; /* --hash, --hash-window, --hash-log, --digest-file */
 	char *input = NULL, *output = NULL, *map = NULL;
 	int progress = 0, force = 0, dry_run = 0, no_flush = 0, quiet = 0, verbose = 0;
 	int flag[4] = { 0 }; /* --no-sparse, --target-is-zero, --discard, --write-changed */
@@ -285,6 +328,10 @@ const char **options_parse(int argc, const char **argv, struct opts *o)
 		{ "connections", 0, POPT_ARG_STRING, &v[4], 0, NULL, NULL },
 		{ "tls-psk", 0, POPT_ARG_STRING, &v[5], 0, NULL, NULL },
 		{ "tls-certificates", 0, POPT_ARG_STRING, &v[6], 0, NULL, NULL },
+		{ "hash", 0, POPT_ARG_STRING, &h[0], 0, NULL, NULL },
+		{ "hash-window", 0, POPT_ARG_STRING, &h[1], 0, NULL, NULL },
+		{ "hash-log", 0, POPT_ARG_STRING, &h[2], 0, NULL, NULL },
+		{ "digest-file", 0, POPT_ARG_STRING, &h[3], 0, NULL, NULL },
 		{ "direct", 0, POPT_ARG_NONE, NULL, OPT_DIRECT, NULL, NULL },
 		{ "no-direct", 0, POPT_ARG_NONE, NULL, OPT_NO_DIRECT, NULL, NULL },
 		{ "input", 'i', POPT_ARG_STRING, &input, 0, NULL, NULL },
@@ -314,6 +361,7 @@ const char **options_parse(int argc, const char **argv, struct opts *o)
 	pc = poptGetContext(PROG, argc, argv, table, 0);
 	parse_environment(o);
 	parse_options(pc, o, v);
+	parse_digest_options(o, h);
 	o->progress = progress, o->json = json, o->force = force, o->dry_run = dry_run;
 	o->no_flush = no_flush, o->quiet = quiet, o->verbose = verbose;
 	o->input = input, o->output = output, o->map = map;

@@ -358,7 +358,8 @@ static bool start_chunks(struct job *j)
 {
 	bool moved = false;
 
-	while (j->used < j->nslots && j->next < j->limit && !filling(j)) {
+	while (j->used < j->nslots && j->next < j->limit && !filling(j) &&
+	       !job_hash_busy(j, slot_at(j, j->used))) {
 		struct slot *s = slot_at(j, j->used++);
 
 		chunk_place(j, s);
@@ -419,6 +420,8 @@ static bool retire_slots(struct job *j)
 				j->src->done = j->progress;
 			if (j->src && !s->unread)
 				j->res->bytes_read += s->len << DMIO_SECTOR_SHIFT;
+			if (j->hasher && s->len)
+				job_hash(j, s);
 		}
 		s->state = SLOT_FREE;
 		j->head = (j->head + 1) % j->nslots;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "digestfile.h"
 
 enum {
 	COL_INDEX, COL_REGION, COL_ROLE, COL_DEVICE, COL_SECTOR, COL_COUNT,
@@ -149,7 +150,8 @@ static char *region_message(const struct row *rw)
 			     (unsigned long long)r->bad_sector);
 		break;
 	case ST_MISMATCH:
-		n = asprintf(&m, "differs from the source at sector %llu",
+		n = asprintf(&m, r->expected ? "differs from its digest (first from sector %llu)"
+					     : "differs from the source at sector %llu",
 			     (unsigned long long)r->bad_sector);
 		break;
 	case ST_INTERRUPTED:
@@ -326,7 +328,7 @@ int report(const struct opts *o, const struct region *r, unsigned int n,
 					.src = has_src ? &r[0] : NULL,
 					.verify = o->op == OP_VERIFY };
 	if (o->json) {
-		json_object *doc = json_object_new_object();
+		json_object *doc = json_object_new_object(), *regions;
 		char secs[32];
 
 		json_object_object_add(doc, "operation", json_object_new_string(op_names[o->op]));
@@ -341,11 +343,13 @@ int report(const struct opts *o, const struct region *r, unsigned int n,
 		/* Microseconds are all the clock is worth; print no more digits. */
 		snprintf(secs, sizeof(secs), "%.6f", res->seconds);
 		json_object_object_add(doc, "seconds", json_object_new_double_s(res->seconds, secs));
-		json_object_object_add(doc, "regions",
-				       json_rows(rows, n, status_json, NCOLS(status_json)));
+		regions = json_rows(rows, n, status_json, NCOLS(status_json));
+		report_digests_json(regions, o, r, n, res);
+		json_object_object_add(doc, "regions", regions);
 		json_print(f, doc);
 	} else {
 		table_print(f, rows, n, status_table, NCOLS(status_table));
+		report_digests_table(f, r, n, res);
 		if (o->op != OP_READ && !o->dry_run)
 			fprintf(f, "error bits: 0x%lx\n", res->error_bits);
 		if (o->verbose && !o->dry_run && res->stats.engine)
