@@ -32,6 +32,7 @@ _dmio()
 	local opts="--sync --async --engine= --buffer= --chunk= --queue-depth= --direct
 		--no-direct --input= --output= --map= --no-sparse --target-is-zero
 		--write-changed --discard --connections= --tls-psk= --tls-certificates=
+		--hash= --hash-window= --hash-log= --digest-file=
 		--progress --json --force
 		--dry-run --no-flush --quiet --verbose --help --version
 		-i -o -n -q -v -h -V"
@@ -53,7 +54,17 @@ _dmio()
 		COMPREPLY=($(compgen -W "1 4 8 16 32 64" -- "$cur"))
 		return
 		;;
-	--input | -i | --output | -o | --map | --tls-psk)
+	--hash)
+		local algs="md5 sha1 sha256 sha512 sha3-256 blake2b-512 xxh128"
+		COMPREPLY=($(compgen -W "$algs" -- "${cur##*,}"))
+		[[ $cur == *,* ]] && COMPREPLY=("${COMPREPLY[@]/#/${cur%,*},}")
+		return
+		;;
+	--hash-window)
+		COMPREPLY=($(compgen -W "1M 16M 256M 1G" -- "$cur"))
+		return
+		;;
+	--input | -i | --output | -o | --map | --tls-psk | --hash-log | --digest-file)
 		_filedir
 		return
 		;;
