@@ -10,8 +10,15 @@ ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
+# CPPFLAGS, CFLAGS and LDFLAGS are the builder's (a distribution's hardening
+# flags); what the build needs is added to them.  -Werror only when asked
+# (make WERROR=1, as make check does): other compilers warn of other things.
 CFLAGS ?= -O2 -g
-override CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -Iinclude -Isrc/lib
+override CPPFLAGS += -D_GNU_SOURCE -Iinclude -Isrc/lib
+override CFLAGS += -std=gnu11 -Wall -Wextra -pthread
+ifeq ($(WERROR),1)
+override CFLAGS += -Werror
+endif
 LDLIBS_LIB := -laio -luring -lnbd -pthread
 CLI_PKGS := blkid popt smartcols json-c libcrypto libxxhash
 
@@ -38,23 +45,29 @@ CLI_SRC := $(wildcard src/cli/*.c)
 CLI_HDR := $(wildcard src/cli/*.h) include/dmio.h
 CLI_OBJ := $(CLI_SRC:src/cli/%.c=$(B)/cli/%.o)
 
-.PHONY: all check check-unit check-sanitize check-valgrind check-tsan check-bats check-man deps demo \
+.PHONY: all check check-unprivileged check-deb check-dist dist deb check-unit check-sanitize check-valgrind check-tsan check-bats check-man deps demo \
 	install uninstall fuzz bench check-bench clean
-all: $(B)/libdmio.a $(B)/libdmio.so $(B)/dmio
+all: $(B)/libdmio.a $(B)/libdmio.so $(B)/dmio $(B)/shared/dmio
+
+# Every object is rebuilt when the flags change (WERROR=1, a builder's
+# CFLAGS), as options.o is when the version does.
+$(B)/flags: FORCE
+	@mkdir -p $(@D)
+	$(Q)echo '$(CC) $(CPPFLAGS) $(CFLAGS)' | cmp -s - $@ || echo '$(CC) $(CPPFLAGS) $(CFLAGS)' >$@
 
 deps:
 	$(Q)scripts/deps
 
 # ---- the library ----
-$(B)/lib/%.o: src/lib/%.c $(LIB_HDR)
+$(B)/lib/%.o: src/lib/%.c $(LIB_HDR) $(B)/flags
 	@mkdir -p $(@D)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(CFLAGS) -fPIC -c -o $@ $<
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -c -o $@ $<
 
-$(B)/san/lib/%.o: src/lib/%.c $(LIB_HDR)
+$(B)/san/lib/%.o: src/lib/%.c $(LIB_HDR) $(B)/flags
 	@mkdir -p $(@D)
 	@echo "  CC san  $<"
-	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -c -o $@ $<
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN_FLAGS) -c -o $@ $<
 
 LIB_OBJ := $(LIB_SRC:src/lib/%.c=$(B)/lib/%.o)
 LIB_SAN_OBJ := $(LIB_SRC:src/lib/%.c=$(B)/san/lib/%.o)
@@ -65,7 +78,7 @@ $(B)/libdmio.a: $(LIB_OBJ)
 
 $(B)/libdmio.so.$(SOVERSION): $(LIB_OBJ) src/lib/libdmio.map
 	@echo "  LD      $@"
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,libdmio.so.$(SOVERSION) -Wl,--version-script=src/lib/libdmio.map -o $@ $(LIB_OBJ) $(LDLIBS_LIB)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,libdmio.so.$(SOVERSION) -Wl,--version-script=src/lib/libdmio.map -o $@ $(LIB_OBJ) $(LDLIBS_LIB)
 
 $(B)/libdmio.so: $(B)/libdmio.so.$(SOVERSION)
 	$(Q)ln -sf libdmio.so.$(SOVERSION) $@
@@ -74,24 +87,31 @@ $(B)/san/libdmio.a: $(LIB_SAN_OBJ)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 # ---- the dmio program, linked with the static library ----
-$(B)/cli/%.o: src/cli/%.c $(CLI_HDR)
+$(B)/cli/%.o: src/cli/%.c $(CLI_HDR) $(B)/flags
 	@mkdir -p $(@D)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(CFLAGS) $(CLI_CFLAGS) -Isrc/cli -DDMIO_VERSION='"$(VERSION)"' -c -o $@ $<
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(CLI_CFLAGS) -Isrc/cli -DDMIO_VERSION='"$(VERSION)"' -c -o $@ $<
 
 # options.o carries the version: rebuilt when it changes.
 $(B)/version: FORCE
 	@mkdir -p $(@D)
 	$(Q)echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' >$@
 
-$(B)/cli/options.o: $(B)/version
+$(B)/cli/options.o $(B)/cli/digestfile.o: $(B)/version
 
 .PHONY: FORCE
 FORCE:
 
 $(B)/dmio: $(CLI_OBJ) $(B)/libdmio.a
 	@echo "  LD      $@"
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(B)/libdmio.a $(CLI_LIBS) $(LDLIBS_LIB) -lm
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(B)/libdmio.a $(CLI_LIBS) $(LDLIBS_LIB) -lm
+
+# The one installed: the same program, linked with libdmio.so.0.  The tests
+# run the static one above, which needs no library path.
+$(B)/shared/dmio: $(CLI_OBJ) $(B)/libdmio.so
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) -L$(B) -ldmio $(CLI_LIBS) -lm
 
 # ---- install: the program, the library, its header and .pc, docs, completions ----
 INSTALLED := $(BINDIR)/dmio $(LIBDIR)/libdmio.so.$(SOVERSION) $(LIBDIR)/libdmio.so \
@@ -99,7 +119,7 @@ INSTALLED := $(BINDIR)/dmio $(LIBDIR)/libdmio.so.$(SOVERSION) $(LIBDIR)/libdmio.
 	$(MANDIR)/man1/dmio.1 $(MANDIR)/man3/libdmio.3 $(BASHCOMPDIR)/dmio $(ZSHCOMPDIR)/_dmio
 
 install: all
-	install -Dm755 $(B)/dmio $(DESTDIR)$(BINDIR)/dmio
+	install -Dm755 $(B)/shared/dmio $(DESTDIR)$(BINDIR)/dmio
 	install -Dm755 $(B)/libdmio.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libdmio.so.$(SOVERSION)
 	ln -sf libdmio.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libdmio.so
 	install -Dm644 $(B)/libdmio.a $(DESTDIR)$(LIBDIR)/libdmio.a
@@ -123,28 +143,28 @@ UNIT_FLAGS := -Itests/unit -Isrc/cli
 
 $(B)/test-%: tests/unit/test-%.c $(UNIT_DEPS) $(B)/libdmio.a
 	@echo "  CC      $@"
-	$(Q)$(CC) $(CFLAGS) $(UNIT_FLAGS) -o $@ $< src/cli/spec.c $(B)/libdmio.a $(LDLIBS_LIB)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(UNIT_FLAGS) $(LDFLAGS) -o $@ $< src/cli/spec.c $(B)/libdmio.a $(LDLIBS_LIB)
 
 $(B)/san/test-%: tests/unit/test-%.c $(UNIT_DEPS) $(B)/san/libdmio.a
 	@echo "  CC san  $@"
-	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $(UNIT_FLAGS) -o $@ $< src/cli/spec.c $(B)/san/libdmio.a $(LDLIBS_LIB)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN_FLAGS) $(UNIT_FLAGS) $(LDFLAGS) -o $@ $< src/cli/spec.c $(B)/san/libdmio.a $(LDLIBS_LIB)
 
 # The CLI's pipeline, without main(): its own rule, with the CLI's libraries.
 CLI_JOB_OBJ := $(filter-out $(B)/cli/dmio.o,$(CLI_OBJ))
 CLI_JOB_SAN := $(CLI_JOB_OBJ:$(B)/cli/%=$(B)/san/cli/%)
 
-$(B)/san/cli/%.o: src/cli/%.c $(CLI_HDR)
+$(B)/san/cli/%.o: src/cli/%.c $(CLI_HDR) $(B)/flags
 	@mkdir -p $(@D)
 	@echo "  CC san  $<"
-	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $(CLI_CFLAGS) -Isrc/cli -c -o $@ $<
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN_FLAGS) $(CLI_CFLAGS) -Isrc/cli -c -o $@ $<
 
 $(B)/test-pipeline: tests/unit/test-pipeline.c tests/unit/unit.h $(CLI_JOB_OBJ) $(B)/libdmio.a
 	@echo "  CC      $@"
-	$(Q)$(CC) $(CFLAGS) $(UNIT_FLAGS) -o $@ $< $(CLI_JOB_OBJ) $(B)/libdmio.a $(CLI_LIBS) $(LDLIBS_LIB) -lm
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(UNIT_FLAGS) $(LDFLAGS) -o $@ $< $(CLI_JOB_OBJ) $(B)/libdmio.a $(CLI_LIBS) $(LDLIBS_LIB) -lm
 
 $(B)/san/test-pipeline: tests/unit/test-pipeline.c tests/unit/unit.h $(CLI_JOB_SAN) $(B)/san/libdmio.a
 	@echo "  CC san  $@"
-	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $(UNIT_FLAGS) -o $@ $< $(CLI_JOB_SAN) $(B)/san/libdmio.a $(CLI_LIBS) $(LDLIBS_LIB) -lm
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN_FLAGS) $(UNIT_FLAGS) $(LDFLAGS) -o $@ $< $(CLI_JOB_SAN) $(B)/san/libdmio.a $(CLI_LIBS) $(LDLIBS_LIB) -lm
 
 # ---- ThreadSanitizer: the library, the program and the unit tests ----
 TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
@@ -153,30 +173,30 @@ TSAN_CLI_OBJ := $(CLI_SRC:src/cli/%.c=$(B)/tsan/cli/%.o)
 TSAN_JOB_OBJ := $(filter-out $(B)/tsan/cli/dmio.o,$(TSAN_CLI_OBJ))
 UNIT_TSAN := $(UNIT_SRC:tests/unit/%.c=$(B)/tsan/%)
 
-$(B)/tsan/lib/%.o: src/lib/%.c $(LIB_HDR)
+$(B)/tsan/lib/%.o: src/lib/%.c $(LIB_HDR) $(B)/flags
 	@mkdir -p $(@D)
 	@echo "  CC tsan $<"
-	$(Q)$(CC) $(CFLAGS) $(TSAN_FLAGS) -c -o $@ $<
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(TSAN_FLAGS) -c -o $@ $<
 
-$(B)/tsan/cli/%.o: src/cli/%.c $(CLI_HDR)
+$(B)/tsan/cli/%.o: src/cli/%.c $(CLI_HDR) $(B)/flags
 	@mkdir -p $(@D)
 	@echo "  CC tsan $<"
-	$(Q)$(CC) $(CFLAGS) $(TSAN_FLAGS) $(CLI_CFLAGS) -Isrc/cli -DDMIO_VERSION='"$(VERSION)"' -c -o $@ $<
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(TSAN_FLAGS) $(CLI_CFLAGS) -Isrc/cli -DDMIO_VERSION='"$(VERSION)"' -c -o $@ $<
 
 $(B)/tsan/libdmio.a: $(TSAN_LIB_OBJ)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 $(B)/tsan/dmio: $(TSAN_CLI_OBJ) $(B)/tsan/libdmio.a
 	@echo "  LD tsan $@"
-	$(Q)$(CC) $(CFLAGS) $(TSAN_FLAGS) $(LDFLAGS) -o $@ $(TSAN_CLI_OBJ) $(B)/tsan/libdmio.a $(CLI_LIBS) $(LDLIBS_LIB) -lm
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(TSAN_FLAGS) $(LDFLAGS) -o $@ $(TSAN_CLI_OBJ) $(B)/tsan/libdmio.a $(CLI_LIBS) $(LDLIBS_LIB) -lm
 
 $(B)/tsan/test-pipeline: tests/unit/test-pipeline.c tests/unit/unit.h $(TSAN_JOB_OBJ) $(B)/tsan/libdmio.a
 	@echo "  CC tsan $@"
-	$(Q)$(CC) $(CFLAGS) $(TSAN_FLAGS) $(UNIT_FLAGS) -o $@ $< $(TSAN_JOB_OBJ) $(B)/tsan/libdmio.a $(CLI_LIBS) $(LDLIBS_LIB) -lm
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(TSAN_FLAGS) $(UNIT_FLAGS) $(LDFLAGS) -o $@ $< $(TSAN_JOB_OBJ) $(B)/tsan/libdmio.a $(CLI_LIBS) $(LDLIBS_LIB) -lm
 
 $(B)/tsan/test-%: tests/unit/test-%.c $(UNIT_DEPS) $(B)/tsan/libdmio.a
 	@echo "  CC tsan $@"
-	$(Q)$(CC) $(CFLAGS) $(TSAN_FLAGS) $(UNIT_FLAGS) -o $@ $< src/cli/spec.c $(B)/tsan/libdmio.a $(LDLIBS_LIB)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(TSAN_FLAGS) $(UNIT_FLAGS) $(LDFLAGS) -o $@ $< src/cli/spec.c $(B)/tsan/libdmio.a $(LDLIBS_LIB)
 
 # setarch -R: this TSan runtime cannot map its shadow memory under the
 # widest address randomisation some kernels use.  The wrapper execs, so a
@@ -212,7 +232,7 @@ FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=a
 $(B)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c src/cli/spec.c src/cli/spec.h src/cli/map.c src/cli/map.h
 	@mkdir -p $(@D)
 	@echo "  CC fuzz $@"
-	$(Q)clang $(CFLAGS) $(FUZZ_FLAGS) -Isrc/cli -o $@ $< src/cli/spec.c src/cli/map.c
+	$(Q)clang $(CPPFLAGS) $(CFLAGS) $(FUZZ_FLAGS) -Isrc/cli $(LDFLAGS) -o $@ $< src/cli/spec.c src/cli/map.c
 
 # Each target for FUZZ_SECONDS, from the seed corpus in the tree; what it
 # finds new goes to build/fuzz/corpus-NAME, a crash to build/fuzz/.
@@ -249,16 +269,63 @@ check-man:
 check-bats: all
 	$(Q)tests/bats/run-strict tests/bats
 
+# What needs neither root nor a device (the package build runs it): the
+# parsers' unit tests, and the Bats tests tagged unprivileged (usage, bad
+# input, JSON, the man page, completions, dmio on image files).
+check-unprivileged: $(B)/dmio $(B)/test-spec
+	$(Q)$(B)/test-spec
+	$(Q)tests/bats/run-strict --filter-tags unprivileged tests/bats
+
+# ---- a source tarball, and the Debian packages built from it ----
+DIST := dmio-$(VERSION)
+
+dist:
+	$(Q)rm -rf $(B)/dist && mkdir -p $(B)/dist/$(DIST)
+	$(Q)scripts/dist-files | tar -cf - -T - | tar -C $(B)/dist/$(DIST) -xf -
+	$(Q)echo '$(VERSION)' >$(B)/dist/$(DIST)/VERSION
+	$(Q)tar -C $(B)/dist -czf $(B)/$(DIST).tar.gz $(DIST)
+	@echo "  DIST    $(B)/$(DIST).tar.gz"
+
+# The tarball holds every file of the tree and the whole version, and
+# builds and passes the unit tests unpacked (its full make check was run
+# by hand: see the issue's closing note).
+check-dist: dist
+	$(Q)rm -rf $(B)/distcheck && mkdir -p $(B)/distcheck
+	$(Q)tar -C $(B)/distcheck -xzf $(B)/$(DIST).tar.gz
+	$(Q)scripts/dist-files | sort >$(B)/distcheck/want
+	$(Q)cd $(B)/distcheck/$(DIST) && find . -type f | sed 's|^\./||' | sort | diff ../want -
+	$(Q)test "$$($(B)/distcheck/$(DIST)/scripts/version)" = '$(VERSION)'
+	$(Q)$(MAKE) --no-print-directory -C $(B)/distcheck/$(DIST) WERROR=1 all check-man check-unit >$(B)/distcheck/log 2>&1 || \
+		{ tail -40 $(B)/distcheck/log; exit 1; }
+	@echo "  DIST    $(B)/$(DIST).tar.gz: complete, version $(VERSION), builds and passes check-unit"
+
+# dpkg-buildpackage in an unpacked tarball under build/deb, where the
+# packages land; its log is build/deb/build.log.
+deb: dist
+	$(Q)rm -rf $(B)/deb && mkdir -p $(B)/deb
+	$(Q)tar -C $(B)/deb -xzf $(B)/$(DIST).tar.gz
+	@echo "  DEB     $(B)/deb"
+	$(Q)cd $(B)/deb/$(DIST) && dpkg-buildpackage -b -us -uc >../build.log 2>&1 || \
+		{ tail -40 ../build.log; exit 1; }
+
+# The packages: lintian and blhc clean, installed into a scratch root and
+# into the machine (then purged), their dmio and libdmio-dev at work.
+check-deb: deb
+	$(Q)tests/package/check-deb $(B)/deb
+
 check: deps
-	$(Q)$(MAKE) --no-print-directory all
-	$(Q)$(MAKE) --no-print-directory check-man
-	$(Q)$(MAKE) --no-print-directory check-unit
-	$(Q)$(MAKE) --no-print-directory check-sanitize
-	$(Q)$(MAKE) --no-print-directory check-valgrind
-	$(Q)$(MAKE) --no-print-directory check-tsan
-	$(Q)$(MAKE) --no-print-directory check-bats
-	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
-	$(Q)$(MAKE) --no-print-directory check-bench
+	$(Q)$(MAKE) --no-print-directory WERROR=1 all
+	$(Q)$(MAKE) --no-print-directory WERROR=1 check-man
+	$(Q)$(MAKE) --no-print-directory WERROR=1 check-unit
+	$(Q)$(MAKE) --no-print-directory WERROR=1 check-sanitize
+	$(Q)$(MAKE) --no-print-directory WERROR=1 check-valgrind
+	$(Q)$(MAKE) --no-print-directory WERROR=1 check-tsan
+	$(Q)$(MAKE) --no-print-directory WERROR=1 check-bats
+	$(Q)$(MAKE) --no-print-directory WERROR=1 fuzz FUZZ_SECONDS=10
+	$(Q)$(MAKE) --no-print-directory WERROR=1 check-bench
+	$(Q)scripts/as-user $(MAKE) --no-print-directory WERROR=1 check-unprivileged
+	$(Q)$(MAKE) --no-print-directory check-dist
+	$(Q)$(MAKE) --no-print-directory check-deb
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all

@@ -2,6 +2,8 @@
 # Options, help, version and usage errors.
 load helper
 
+# bats file_tags=unprivileged
+
 @test "--help lists every command and every option, on stdout, exit 0" {
 	run --separate-stderr "$DMIO" --help
 	assert_success

@@ -2,6 +2,7 @@
 # copy: one source, one or many destinations.
 load helper
 
+# bats test_tags=unprivileged
 @test "copy to one destination, whole file" {
 	img src 4M
 	img dst 4M
@@ -11,6 +12,7 @@ load helper
 	cmp src dst
 }
 
+# bats test_tags=unprivileged
 @test "mirror to three destinations; bytes around every region unchanged" {
 	img src 2M
 	for d in a b c; do img $d 3M; cp $d $d.orig; done
@@ -26,6 +28,7 @@ load helper
 	same_range c.orig $((6000 * 512)) c $((6000 * 512)) $((3 * 1024 * 1024 - 6000 * 512))
 }
 
+# bats test_tags=unprivileged
 @test "every engine and buffer type gives the same bytes" {
 	img src 3M
 	img base 4M
@@ -41,6 +44,7 @@ load helper
 	same_range src $((3 * 512)) d--async-bvec $((11 * 512)) $((5000 * 512))
 }
 
+# bats test_tags=unprivileged
 @test "sizes with suffixes are bytes; a destination's count defaults to the source's" {
 	img src 2M
 	img dst 2M
@@ -54,6 +58,7 @@ load helper
 	same_range dst.orig $((1536 * 1024)) dst $((1536 * 1024)) $((512 * 1024))
 }
 
+# bats test_tags=unprivileged
 @test "--json is one document with exactly the documented keys" {
 	img src 1M
 	img a 1M
@@ -86,6 +91,7 @@ load helper
 	same_range s.img 4096 d.img 8192 $((4096 * 512))
 }
 
+# bats test_tags=unprivileged
 @test "--quiet prints nothing on success; --no-flush still copies" {
 	img src 1M
 	img dst 1M
@@ -95,6 +101,7 @@ load helper
 	cmp src dst
 }
 
+# bats test_tags=unprivileged
 @test "64 destinations are accepted" {
 	img src 64K
 	local d=()
@@ -105,6 +112,7 @@ load helper
 	for i in 1 33 64; do cmp src "d$i"; done
 }
 
+# bats test_tags=unprivileged
 @test "--progress writes progress lines to stderr, nothing else to stdout" {
 	img src 4M
 	img dst 4M
@@ -114,6 +122,7 @@ load helper
 	jq -e . <<<"$output" >/dev/null
 }
 
+# bats test_tags=unprivileged
 @test "a path holding ':' is named with an explicit :START" {
 	img 'src:a' 1M
 	img 'dst:b' 1M
@@ -130,6 +139,7 @@ load helper
 	same_range 'src:a' 4096 'dst:b' 8192 4096
 }
 
+# bats test_tags=unprivileged
 @test "--verbose shows each region as resolved, and the bytes moved" {
 	img src 1M
 	img dst 1M

@@ -2,6 +2,8 @@
 # verify: every destination against the source.
 load helper
 
+# bats file_tags=unprivileged
+
 @test "identical destinations: exit 0, all ok" {
 	img src 2M
 	cp src a

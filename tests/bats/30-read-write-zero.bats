@@ -2,6 +2,8 @@
 # read, write and zero.
 load helper
 
+# bats file_tags=unprivileged
+
 @test "read a region to stdout and to a file" {
 	img src 1M
 	run --separate-stderr bash -c "'$DMIO' --quiet read src:10+100 >out"

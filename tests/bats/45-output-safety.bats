@@ -5,6 +5,7 @@ load helper
 
 NAME=$'we"ird\\ \nna\tme\e[31m'
 
+# bats test_tags=unprivileged
 @test "a path with quotes, a newline and an escape: exact JSON, escaped table" {
 	img src 1M
 	img "$NAME" 1M
@@ -37,6 +38,7 @@ NAME=$'we"ird\\ \nna\tme\e[31m'
 	[[ ${lines[1]} == *' q"\x09x\y'* ]]
 }
 
+# bats test_tags=unprivileged
 @test "messages about such names stay on one line" {
 	img src 1M
 	run --separate-stderr "$DMIO" copy src "$NAME"

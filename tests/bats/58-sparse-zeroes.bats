@@ -50,6 +50,7 @@ zeroes_and_data() {
 	cmp src dev.img
 }
 
+# bats test_tags=unprivileged
 @test "zeroes that were written become holes in a file destination, zeroes on a device" {
 	zeroes_and_data src
 	truncate -s 16M dst
@@ -64,6 +65,7 @@ zeroes_and_data() {
 	cmp <(head -c 4M dst) <(head -c 4M /dev/zero)
 }
 
+# bats test_tags=unprivileged
 @test "--no-sparse writes every byte" {
 	sparse src
 	truncate -s 64M dst
@@ -75,6 +77,7 @@ zeroes_and_data() {
 	[ "$(kib dst)" -ge $((64 * 1024)) ] || fail "dst allocates $(kib dst) KiB"
 }
 
+# bats test_tags=unprivileged
 @test "--target-is-zero skips zeroes: they are not written at all" {
 	sparse src
 	img dst 64M
@@ -145,6 +148,7 @@ zeroes_and_data() {
 	assert_failure 2
 }
 
+# bats test_tags=unprivileged
 @test "verify does not read holes; a byte that differs inside a hole is found" {
 	sparse src
 	cp --sparse=always src dst
@@ -164,6 +168,7 @@ zeroes_and_data() {
 	assert_success
 }
 
+# bats test_tags=unprivileged
 @test "--write-changed writes only the chunks that differ; the rest is skipped" {
 	img src 16M
 	cp src a
@@ -183,6 +188,7 @@ zeroes_and_data() {
 	[ "$(json .bytes_written)" = 0 ]
 }
 
+# bats test_tags=unprivileged
 @test "--map counts zeroed and skipped chunks as done; SIGUSR1 and --progress count each kind" {
 	sparse src
 	truncate -s 64M dst

@@ -41,6 +41,7 @@ ALGS="md5 sha1 sha256 sha512 sha3-256 blake2b-512 xxh128"
 	[ "$(json '.regions[0].digests.xxh128')" = "$(sum xxh128 part)" ]
 }
 
+# bats test_tags=unprivileged
 @test "the status table shows each region's digests" {
 	img src.img 2M
 	truncate -s 2M dst.img
@@ -50,6 +51,7 @@ ALGS="md5 sha1 sha256 sha512 sha3-256 blake2b-512 xxh128"
 	assert_line --regexp "^src.img +$(sum md5 src.img) +$(sum sha256 src.img)$"
 }
 
+# bats test_tags=unprivileged
 @test "--hash-log: sha256sum -c and cksum -c check it; sizes and windows ride in comments" {
 	img src.img 3M
 	truncate -s 3M dst.img
@@ -74,6 +76,7 @@ ALGS="md5 sha1 sha256 sha512 sha3-256 blake2b-512 xxh128"
 	assert_failure
 }
 
+# bats test_tags=unprivileged
 @test "--hash-window: a digest of every window in JSON, the last one short" {
 	img src.img 2600K
 	truncate -s 2600K dst.img
@@ -88,6 +91,7 @@ ALGS="md5 sha1 sha256 sha512 sha3-256 blake2b-512 xxh128"
 	[ "$(json '.regions[0].windows[2].length')" = $(((2600 - 2048) << 10)) ]
 }
 
+# bats test_tags=unprivileged
 @test "holes of a sparse source are hashed as the zeroes they read as" {
 	truncate -s 64M src.img
 	head -c 1M /dev/urandom | dd of=src.img bs=1M seek=20 conv=notrunc status=none
@@ -98,6 +102,7 @@ ALGS="md5 sha1 sha256 sha512 sha3-256 blake2b-512 xxh128"
 	[ "$(json '.regions[0].digests.sha256')" = "$(sum sha256 src.img)" ]
 }
 
+# bats test_tags=unprivileged
 @test "read --hash and write --hash: what was read, what was written" {
 	img src.img 4M
 	truncate -s 4M dst.img
@@ -146,6 +151,7 @@ ALGS="md5 sha1 sha256 sha512 sha3-256 blake2b-512 xxh128"
 	[ "$(json '.regions[0].digests.sha256')" != "$(json '.regions[0].expected_digests.sha256')" ]
 }
 
+# bats test_tags=unprivileged
 @test "verify --digest-file: several entries match by name; a sha256sum file works" {
 	img a.img 1M
 	img b.img 1M
@@ -163,6 +169,7 @@ ALGS="md5 sha1 sha256 sha512 sha3-256 blake2b-512 xxh128"
 	assert_success
 }
 
+# bats test_tags=unprivileged
 @test "verify --digest-file refuses what it cannot check, up front" {
 	img a.img 1M
 	sha256sum a.img >sums
@@ -188,6 +195,7 @@ ALGS="md5 sha1 sha256 sha512 sha3-256 blake2b-512 xxh128"
 	[ "$stderr" = "dmio: empty: no digests in it" ]
 }
 
+# bats test_tags=unprivileged
 @test "digest options: bad values and misplaced ones are refused with exit 2" {
 	img a.img 1M
 	run --separate-stderr "$DMIO" --hash=sha256,crc32 read -o /dev/null a.img
@@ -208,6 +216,7 @@ ALGS="md5 sha1 sha256 sha512 sha3-256 blake2b-512 xxh128"
 	[ ! -e x ]
 }
 
+# bats test_tags=unprivileged
 @test "--hash refuses a copy that a map resumes: the digest would miss what was copied before" {
 	img src.img 4M
 	truncate -s 4M dst.img

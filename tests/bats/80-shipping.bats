@@ -10,6 +10,7 @@ popt_options() {
 	sed -n 's/^[[:space:]]*{ "\([a-z-]*\)", .*POPT_ARG.*/\1/p' "$REPO/src/cli/options.c"
 }
 
+# bats test_tags=unprivileged
 @test "every popt option is in dmio.1, in --help and in both completions" {
 	local opts
 	opts=$(popt_options)
@@ -33,6 +34,7 @@ popt_options() {
 	[ -z "$missing" ] || fail "not covered:$missing"
 }
 
+# bats test_tags=unprivileged
 @test "the man pages pass mandoc -T lint and render" {
 	run mandoc -T lint -W warning "$REPO/man/dmio.1" "$REPO/man/libdmio.3"
 	assert_success
@@ -98,6 +100,7 @@ complete_line() {
 	[ "$output" = "LABEL=dmio-comp-$$" ]
 }
 
+# bats test_tags=unprivileged
 @test "zsh completion parses and defines _dmio" {
 	run zsh -n "$REPO/completions/_dmio"
 	assert_success
@@ -135,8 +138,10 @@ b: ok"
 	cmp src <(head -c 1M b)
 	run env LD_LIBRARY_PATH="$root/usr/lib" ldd ./mirror
 	assert_output --partial "$root/usr/lib/libdmio.so.0"
-	# The installed program and its man page work too.
-	run "$root/usr/bin/dmio" --version
+	# The installed program links the shared library, and works.
+	run env LD_LIBRARY_PATH="$root/usr/lib" ldd "$root/usr/bin/dmio"
+	assert_output --partial "$root/usr/lib/libdmio.so.0"
+	run env LD_LIBRARY_PATH="$root/usr/lib" "$root/usr/bin/dmio" --version
 	assert_output "dmio $("$REPO/scripts/version")"
 	run man -l "$root/usr/share/man/man3/libdmio.3"
 	assert_output --partial "dmio_sync_vm"
@@ -146,6 +151,7 @@ b: ok"
 	assert_output ""
 }
 
+# bats test_tags=unprivileged
 @test "systemd units verify, and their command lines give dmio's exit codes" {
 	mkdir units man1
 	cp "$REPO"/contrib/systemd/* units/
@@ -175,6 +181,7 @@ b: ok"
 	[ "$(json '.regions[2].status')" = mismatch ]
 }
 
+# bats test_tags=unprivileged
 @test "the cron example is a valid cron.d file whose lines run" {
 	local f=$REPO/contrib/cron/dmio
 	# Each job: five time fields, the user, the command.
@@ -190,4 +197,39 @@ b: ok"
 		$(grep -E 'dmio --quiet verify' "$f" | cut -f3)"
 	assert_success
 	assert_output ""
+}
+
+# bats test_tags=unprivileged
+@test "scripts/deps installs nothing when every package is there, and says nothing is missing" {
+	mkdir bin
+	printf '#!/bin/sh\necho "$0 $*" >>%s/apt.log\nexit 1\n' "$T" >bin/apt-get
+	chmod +x bin/apt-get
+	cp bin/apt-get bin/apt
+	for i in 1 2; do
+		run env PATH="$T/bin:$PATH" "$REPO/scripts/deps"
+		assert_success
+		assert_output ""
+	done
+	[ ! -e apt.log ] || fail "apt was called: $(cat apt.log)"
+	# Every name is a real package (dpkg-query knows it installed), none
+	# virtual as nbdfuse is.
+	run grep -w nbdfuse "$REPO/scripts/deps"
+	assert_failure
+}
+
+# bats test_tags=unprivileged
+@test "the builder's CPPFLAGS, CFLAGS and LDFLAGS reach every compile and link; -Werror only with WERROR=1" {
+	run make -C "$REPO" -n -B all V=1 CPPFLAGS=-DDMIO_T_CPP CFLAGS="-O1 -DDMIO_T_C" LDFLAGS=-Wl,-z,now
+	assert_success
+	local compiles links
+	compiles=$(grep -E '^(cc|clang) .* -c ' <<<"$output")
+	links=$(grep -E '^(cc|clang) ' <<<"$output" | grep -v ' -c ')
+	[ "$(wc -l <<<"$compiles")" -ge 20 ]
+	[ "$(wc -l <<<"$links")" -ge 3 ]
+	! grep -v -- '-DDMIO_T_CPP' <<<"$compiles" || fail "a compile without CPPFLAGS"
+	! grep -v -- '-DDMIO_T_C\b' <<<"$compiles" || fail "a compile without CFLAGS"
+	! grep -v -- '-Wl,-z,now' <<<"$links" || fail "a link without LDFLAGS"
+	! grep -- '-Werror\b' <<<"$output" || fail "-Werror without WERROR=1"
+	run make -C "$REPO" -n -B all V=1 WERROR=1
+	[ "$(grep -E '^(cc|clang) .* -c ' <<<"$output" | grep -c -- '-Werror\b')" -ge 20 ]
 }

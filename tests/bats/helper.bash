@@ -10,7 +10,6 @@ load /usr/lib/bats/bats-assert/load.bash
 DMIO=${DMIO:-$BATS_TEST_DIRNAME/../../build/dmio}
 
 setup() {
-	[ "$(id -u)" = 0 ] || fail "the dmio suites need root (loop devices, FUSE)"
 	T=$(mktemp -d /var/tmp/dmio-bats.XXXXXX)
 	: >"$T/.loops"
 	: >"$T/.mounts"
@@ -38,6 +37,13 @@ teardown() {
 	rm -rf "$T"
 }
 
+# need_root WHAT: the test needs root for WHAT; without it, it fails
+# saying so.  Tests tagged "unprivileged" (make check-unprivileged) need
+# none: they run dmio on image files.
+need_root() {
+	[ "$(id -u)" = 0 ] || fail "this test needs root: $*"
+}
+
 # img NAME SIZE: an image file of SIZE (truncate's syntax) of random bytes.
 img() {
 	truncate -s "$2" "$1"
@@ -50,6 +56,7 @@ loop() {
 	local file=$1
 	shift
 	local dev
+	need_root "a loop device"
 	dev=$(losetup -f --show "$@" "$file")
 	echo "$dev" >>"$T/.loops"
 	echo "$dev"
@@ -61,6 +68,7 @@ loop() {
 nbd_dev() {
 	local name=$1
 	shift
+	need_root "a FUSE mount and a loop device"
 	mkdir "$T/$name"
 	echo "$T/$name" >>"$T/.fuse"
 	nbdfuse "$T/$name/disk" --command nbdkit -s "$@" >>"$T/nbdkit.log" 2>&1 &
