@@ -281,6 +281,11 @@ double progress_due(void);
 
 /* ---- output (report.c, info.c) ---- */
 
+/* The version of the JSON documents (doc/dmio-report.schema.json), their
+ * "schema" key: it changes when a key is renamed, removed or changes
+ * meaning, not when one is added. */
+#define REPORT_SCHEMA 1
+
 /* What libblkid and the system say of a device, for info. */
 struct ident {
 	char *type, *uuid, *label;	/* a filesystem's, or TYPE is the table's */

@@ -103,6 +103,7 @@ int refused(int rc)
 		return rc;
 	doc = json_object_new_object();
 	msg = utf8_safe(last_message());
+	json_object_object_add(doc, "schema", json_object_new_int(REPORT_SCHEMA));
 	json_object_object_add(doc, "operation", command ? json_object_new_string(command) : NULL);
 	json_object_object_add(doc, "error", msg ? json_object_new_string(msg) : NULL);
 	json_object_object_add(doc, "exit_code", json_object_new_int(rc));

@@ -330,6 +330,7 @@ int report(const struct opts *o, const struct region *r, unsigned int n,
 	if (o->json) {
 		json_object *doc = json_object_new_object(), *regions;
 		char secs[32];
+		json_object_object_add(doc, "schema", json_object_new_int(REPORT_SCHEMA));
 
 		json_object_object_add(doc, "operation", json_object_new_string(op_names[o->op]));
 		json_object_object_add(doc, "read_error", json_object_new_boolean(res->read_error));
@@ -376,6 +377,7 @@ int report_info(const struct opts *o, const struct region *r, unsigned int n,
 	if (o->json) {
 		json_object *doc = json_object_new_object();
 
+		json_object_object_add(doc, "schema", json_object_new_int(REPORT_SCHEMA));
 		json_object_object_add(doc, "operation", json_object_new_string("info"));
 		json_object_object_add(doc, "regions",
 				       json_rows(rows, n, info_json, NCOLS(info_json)));
