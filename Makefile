@@ -252,13 +252,15 @@ bench: all
 	$(Q)bench/sparse
 	$(Q)bench/nbd
 	$(Q)bench/hash
+	$(Q)bench/verify
 
 check-bench: all
 	$(Q)BENCH_QUICK=1 bench/run >/dev/null
 	$(Q)BENCH_QUICK=1 bench/sparse >/dev/null
 	$(Q)BENCH_QUICK=1 bench/nbd >/dev/null
 	$(Q)BENCH_QUICK=1 bench/hash >/dev/null
-	$(Q)echo "bench/run, bench/sparse, bench/nbd, bench/hash quick mode: ok"
+	$(Q)BENCH_QUICK=1 bench/verify >/dev/null
+	$(Q)echo "bench/run, bench/sparse, bench/nbd, bench/hash, bench/verify quick mode: ok"
 
 # The manual pages, linted; the options they must cover are checked in Bats.
 check-man:

@@ -31,8 +31,8 @@ _dmio()
 	local commands="copy verify read write zero info"
 	local opts="--sync --async --engine= --buffer= --chunk= --queue-depth= --direct
 		--no-direct --input= --output= --map= --no-sparse --target-is-zero
-		--write-changed --discard --connections= --tls-psk= --tls-certificates=
-		--hash= --hash-window= --hash-log= --digest-file=
+		--write-changed --discard --first --max-ranges= --connections= --tls-psk=
+		--tls-certificates= --hash= --hash-window= --hash-log= --digest-file=
 		--progress --json --force
 		--dry-run --no-flush --quiet --verbose --help --version
 		-i -o -n -q -v -h -V"
@@ -76,6 +76,10 @@ _dmio()
 		COMPREPLY=($(compgen -W "1 2 4 8 16" -- "$cur"))
 		return
 		;;
+	--max-ranges)
+		COMPREPLY=($(compgen -W "0 10 100 1000 10000" -- "$cur"))
+		return
+		;;
 	--help | -h | --version | -V)
 		return
 		;;
@@ -92,7 +96,7 @@ _dmio()
 	local i cmd=
 	for ((i = 1; i < cword; i++)); do
 		case ${words[i]} in
-		-i | -o | --input | --output | --map | --buffer | --chunk | --queue-depth)
+		-i | -o | --input | --output | --map | --buffer | --chunk | --queue-depth | --max-ranges)
 			((i++))
 			;;
 		-*) ;;

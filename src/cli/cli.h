@@ -29,6 +29,9 @@
 #define ENGINE_DEPTH_MAX 1024u		/* engine requests in flight, at most */
 #define IN_FLIGHT_MAX (256u << 20)	/* bytes of chunk buffers, at most */
 #define ZERO_CHUNK_MAX (256u << 20)	/* a chunk of zeroes that needs no buffer */
+#define RANGES_DEFAULT 1000u		/* verify: differing ranges listed per destination */
+#define RANGES_MAX 1000000u		/* --max-ranges, at most (16 bytes each) */
+#define RANGES_SHOWN 3u			/* of them in the table */
 
 enum exit_code {
 	EXIT_OK = 0,
@@ -61,6 +64,8 @@ struct opts {
 	const char *input, *output; /* write -i, read -o */
 	bool stdin_closed, stdout_closed; /* at start: they are /dev/null now */
 	const char *map;	/* copy --map FILE */
+	bool first;		/* verify: a destination ends at its first difference */
+	unsigned int max_ranges; /* verify: differing ranges listed, at most */
 	/* NBD regions: connections per export (0: the library's 4), TLS. */
 	unsigned int connections;
 	const char *tls_psk, *tls_certificates;
@@ -156,6 +161,17 @@ void dev_identity(const struct dev *d, char *buf, size_t len);
 /* ---- regions (region.c): a spec, resolved, checked and opened ---- */
 
 enum role { ROLE_SOURCE, ROLE_DEST };
+
+/* A full verify's differences on a destination (diffs.c): the counts are
+ * exact, the list holds the first ranges only. */
+struct diff_range { uint64_t sector, count; };	/* absolute sectors */
+struct diffs {
+	uint64_t sectors;	/* differing sectors */
+	uint64_t nranges;	/* runs of adjacent ones */
+	uint64_t first, end;	/* the first differing sector; the last run's end */
+	struct diff_range *range; /* the first nstored runs */
+	size_t nstored, cap;
+};
 enum status {
 	ST_PENDING, ST_OK, ST_ERROR, ST_MISMATCH,
 	ST_INTERRUPTED,	/* a signal stopped the job */
@@ -183,6 +199,7 @@ struct region {
 	 * verify --digest-file expected of them (digestfile.c). */
 	unsigned int digest;	/* its stream + 1, or 0: none (not hashed, or not all of it) */
 	const struct digest_entry *expected;
+	struct diffs diffs;	/* verify (without --first): what differs */
 };
 
 /* The smallest I/O on r, in sectors: its logical block under O_DIRECT,
@@ -207,6 +224,16 @@ int regions_open(const struct opts *o, struct region *r, unsigned int n);
 void regions_close(struct region *r, unsigned int n);
 /* r failed at sector (absolute) with errno err while doing what. */
 void region_fail(struct region *r, uint64_t sector, int err, const char *what);
+
+/* ---- verify's differences (diffs.c) ---- */
+
+/* Sectors [sector, +count) of a destination differ: counted, merged with
+ * the last run when adjacent, listed while fewer than max runs are. */
+void diffs_add(struct diffs *d, uint64_t sector, uint64_t count, unsigned int max);
+void diffs_free(struct diffs *d);
+/* "N sectors differ, in K ranges: S+C, S+C, S+C and M more", allocated;
+ * NULL when nothing differs (or out of memory). */
+char *diffs_text(const struct diffs *d);
 
 /* ---- the job (job.c; the pipeline and the job kinds in job.h) ---- */
 

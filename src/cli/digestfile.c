@@ -319,21 +319,25 @@ void digests_release(void)
 	nentries = 0;
 }
 
-uint64_t digest_first_bad_window(const struct digest_entry *e, const struct hasher *h,
-				 unsigned int i)
+bool digest_window_differs(const struct digest_entry *e, const struct hasher *h,
+			   unsigned int i, unsigned int x)
 {
 	unsigned int nw;
 	const struct hash_window *w = hasher_windows(h, i, &nw);
+	const struct digest_window *d = &e->windows[x];
+	uint64_t y = nw ? d->offset / w[0].length : 0; /* the hasher's, at the same place */
+	const char *hex = y < nw ? hash_window_hex(h, &w[y], d->alg) : NULL;
+
+	return hex && w[y].offset == d->offset && w[y].length == d->length && strcmp(hex, d->hex);
+}
+
+uint64_t digest_first_bad_window(const struct digest_entry *e, const struct hasher *h,
+				 unsigned int i)
+{
 	uint64_t first = UINT64_MAX;
 
-	for (unsigned int x = 0; nw && x < e->nwindows; x++) {
-		const struct digest_window *d = &e->windows[x];
-		uint64_t y = d->offset / w[0].length; /* the hasher's, at the same place */
-		const char *hex = y < nw ? hash_window_hex(h, &w[y], d->alg) : NULL;
-
-		if (hex && w[y].offset == d->offset && w[y].length == d->length &&
-		    strcmp(hex, d->hex) && d->offset < first)
-			first = d->offset;
-	}
+	for (unsigned int x = 0; x < e->nwindows; x++)
+		if (e->windows[x].offset < first && digest_window_differs(e, h, i, x))
+			first = e->windows[x].offset;
 	return first;
 }

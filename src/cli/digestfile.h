@@ -44,6 +44,10 @@ struct digest_entry {
 int digests_prepare(const struct opts *o, struct region *r, unsigned int n);
 /* Free what digests_prepare() read. */
 void digests_release(void);
+/* Whether the file's window x of e differs from stream i's digest of the
+ * same bytes (false where h has no such window). */
+bool digest_window_differs(const struct digest_entry *e, const struct hasher *h,
+			   unsigned int i, unsigned int x);
 /* The first window of e (an offset in bytes) whose digest stream i of h
  * does not match, or UINT64_MAX. */
 uint64_t digest_first_bad_window(const struct digest_entry *e, const struct hasher *h,

@@ -174,6 +174,7 @@ int main(int argc, const char **argv)
 		free(r[i].shown);
 		free(r[i].path);
 		free(r[i].error);
+		diffs_free(&r[i].diffs);
 	}
 	free(r);
 	digests_release();

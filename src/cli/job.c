@@ -91,6 +91,12 @@ static void finish_status(struct job *j, struct region *r)
 		r->status = ST_OK;
 	else
 		r->status = j->res->stop == STOP_SIGNAL ? ST_INTERRUPTED : ST_STOPPED;
+	/* A full verify's destination that differs and was compared to its
+	 * end; one cut short keeps its status, and what differed in r->diffs. */
+	if (r->status == ST_OK && r->diffs.sectors) {
+		r->status = ST_MISMATCH;
+		r->bad_sector = r->diffs.first;
+	}
 }
 
 /* The pipeline's run, with progress, and the destinations flushed. */

@@ -59,6 +59,10 @@ static const char usage_text[] =
 	"     --write-changed      copy: read each destination, write only chunks\n"
 	"                          that differ\n"
 	"     --discard            zero: discard instead of writing zeroes\n"
+	"     --first              verify: stop each destination at its first\n"
+	"                          difference (faster; no list of what differs)\n"
+	"     --max-ranges=N       verify: list at most N differing ranges per\n"
+	"                          destination in JSON (default 1000)\n"
 	"     --connections=N      NBD: connections per export where the server\n"
 	"                          allows several (default 4)\n"
 	"     --tls-psk=FILE       NBD: TLS with the pre-shared keys in FILE\n"
@@ -239,6 +243,7 @@ static void parse_options(poptContext pc, struct opts *o, char **v)
 		errtryhelp("%s: an empty file name", v[5] && !*v[5] ? "--tls-psk" : "--tls-certificates");
 	o->tls_psk = v[5];
 	o->tls_certificates = v[6];
+	o->max_ranges = v[7] ? u32_or_err(v[7], "--max-ranges", 0, RANGES_MAX) : RANGES_DEFAULT;
 }
 
 /* --hash, --hash-window, --hash-log, --digest-file: h[0..3]. */
@@ -305,6 +310,8 @@ static void parse_command(const char *cmd, struct opts *o)
 		errtryhelp("--write-changed is for copy only");
 	if (o->target_is_zero && o->op != OP_COPY && o->op != OP_WRITE)
 		errtryhelp("--target-is-zero is for copy and write only");
+	if (o->first && o->op != OP_VERIFY)
+		errtryhelp("--first is for verify only");
 	check_digest_options(o);
 }
 
@@ -313,12 +320,14 @@ static poptContext pc;
 /* Parse argv into *o, or exit with a refusal: the regions' arguments. */
 const char **options_parse(int argc, const char **argv, struct opts *o)
 {
-	/* -, --buffer, --chunk, --queue-depth, --connections, --tls-psk, --tls-certificates */
-	char *v[7] = { NULL };
+	/* -, --buffer, --chunk, --queue-depth, --connections, --tls-psk, --tls-certificates,
+	 * --max-ranges */
+	char *v[8] = { NULL };
 	char *h[4] = { NULL }; /* --hash, --hash-window, --hash-log, --digest-file */
 	char *input = NULL, *output = NULL, *map = NULL;
 	int progress = 0, force = 0, dry_run = 0, no_flush = 0, quiet = 0, verbose = 0;
-	int flag[4] = { 0 }; /* --no-sparse, --target-is-zero, --discard, --write-changed */
+	/* --no-sparse, --target-is-zero, --discard, --write-changed, --first */
+	int flag[5] = { 0 };
 	struct poptOption table[] = {
 		{ "sync", 0, POPT_ARG_NONE, NULL, OPT_SYNC, NULL, NULL },
 		{ "async", 0, POPT_ARG_NONE, NULL, OPT_ASYNC, NULL, NULL },
@@ -342,6 +351,8 @@ const char **options_parse(int argc, const char **argv, struct opts *o)
 		{ "target-is-zero", 0, POPT_ARG_NONE, &flag[1], 0, NULL, NULL },
 		{ "discard", 0, POPT_ARG_NONE, &flag[2], 0, NULL, NULL },
 		{ "write-changed", 0, POPT_ARG_NONE, &flag[3], 0, NULL, NULL },
+		{ "first", 0, POPT_ARG_NONE, &flag[4], 0, NULL, NULL },
+		{ "max-ranges", 0, POPT_ARG_STRING, &v[7], 0, NULL, NULL },
 		{ "progress", 0, POPT_ARG_NONE, &progress, 0, NULL, NULL },
 		{ "json", 0, POPT_ARG_NONE, NULL, 0, NULL, NULL },
 		{ "force", 0, POPT_ARG_NONE, &force, 0, NULL, NULL },
@@ -367,8 +378,12 @@ const char **options_parse(int argc, const char **argv, struct opts *o)
 	o->no_flush = no_flush, o->quiet = quiet, o->verbose = verbose;
 	o->input = input, o->output = output, o->map = map;
 	o->no_sparse = flag[0], o->target_is_zero = flag[1], o->discard = flag[2];
-	o->write_changed = flag[3];
+	o->write_changed = flag[3], o->first = flag[4];
 	parse_command(poptGetArg(pc), o);
+	if (v[7] && o->op != OP_VERIFY)
+		errtryhelp("--max-ranges is for verify only");
+	if (v[7] && o->first)
+		errtryhelp("--first and --max-ranges: conflicting options");
 	json_stderr = o->op == OP_READ && (!o->output || !strcmp(o->output, "-"));
 	return poptGetArgs(pc);
 }

@@ -52,6 +52,34 @@ static json_object *expected_object(const struct digest_entry *e)
 	return o;
 }
 
+/* verify --digest-file: the file's windows that differ, as [sector,
+ * count] absolute on r's device, up to --max-ranges. */
+static json_object *bad_windows(const struct opts *o, const struct region *r,
+				const struct hasher *h)
+{
+	const struct digest_entry *e = r->expected;
+	json_object *arr = json_object_new_array();
+	unsigned int n = 0;
+
+	for (unsigned int x = 0; x < e->nwindows && n < o->max_ranges; x++) {
+		json_object *run;
+
+		/* Each algorithm has the same windows: the first one's. */
+		if (e->windows[x].alg != e->windows[0].alg ||
+		    !digest_window_differs(e, h, r->digest - 1, x))
+			continue;
+		run = json_object_new_array();
+		json_object_array_add(run, json_object_new_uint64(r->sector + (e->windows[x].offset >>
+									  DMIO_SECTOR_SHIFT)));
+		json_object_array_add(run, json_object_new_uint64((e->windows[x].length +
+								   DMIO_SECTOR_SIZE - 1) >>
+								  DMIO_SECTOR_SHIFT));
+		json_object_array_add(arr, run);
+		n++;
+	}
+	return arr;
+}
+
 void report_digests_json(json_object *regions, const struct opts *o, const struct region *r,
 			 unsigned int n, const struct job_result *res)
 {
@@ -63,6 +91,8 @@ void report_digests_json(json_object *regions, const struct opts *o, const struc
 		if (!res->hasher || !r[i].digest)
 			continue;
 		json_object_object_add(e, "digests", digest_object(res->hasher, r[i].digest - 1, NULL));
+		if (r[i].expected && r[i].expected->nwindows)
+			json_object_object_add(e, "differing_windows", bad_windows(o, &r[i], res->hasher));
 		if (o->hash_window)
 			json_object_object_add(e, "windows", windows_array(res->hasher, r[i].digest - 1));
 	}

@@ -283,6 +283,43 @@ static json_object *failed_indexes(unsigned long bits)
 	return a;
 }
 
+/* A full verify: each destination's differences, added to its object in
+ * regions (source first). */
+static void json_diffs(json_object *regions, const struct region *r, unsigned int n)
+{
+	for (unsigned int i = 1; i < n; i++) {
+		const struct diffs *d = &r[i].diffs;
+		json_object *e = json_object_array_get_idx(regions, i);
+		json_object *list = json_object_new_array();
+
+		for (size_t k = 0; k < d->nstored; k++) {
+			json_object *run = json_object_new_array();
+
+			json_object_array_add(run, json_object_new_uint64(d->range[k].sector));
+			json_object_array_add(run, json_object_new_uint64(d->range[k].count));
+			json_object_array_add(list, run);
+		}
+		json_object_object_add(e, "differing_sectors", json_object_new_uint64(d->sectors));
+		json_object_object_add(e, "differing_ranges", list);
+		json_object_object_add(e, "differing_ranges_total",
+				       json_object_new_uint64(d->nranges));
+		json_object_object_add(e, "differing_ranges_truncated",
+				       json_object_new_boolean(d->nstored < d->nranges));
+	}
+}
+
+/* A full verify: a line for each destination that differs. */
+static void table_diffs(FILE *f, const struct region *r, unsigned int n)
+{
+	for (unsigned int i = 1; i < n; i++) {
+		char *t = diffs_text(&r[i].diffs);
+
+		if (t)
+			fprintf(f, "%s: %s\n", r[i].text, t);
+		free(t);
+	}
+}
+
 static void json_print(FILE *f, json_object *doc)
 {
 	fprintf(f, "%s\n", json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
@@ -319,6 +356,7 @@ int report(const struct opts *o, const struct region *r, unsigned int n,
 	/* A read to stdout keeps stdout for the data. */
 	FILE *f = o->op == OP_READ && (!o->output || !strcmp(o->output, "-")) ? stderr : stdout;
 	bool has_src = o->op == OP_COPY || o->op == OP_VERIFY || o->op == OP_READ;
+	bool full_verify = o->op == OP_VERIFY && !o->first && !o->dry_run && !o->digest_file;
 	struct row *rows = calloc(n, sizeof(*rows));
 
 	if (!rows)
@@ -346,6 +384,8 @@ int report(const struct opts *o, const struct region *r, unsigned int n,
 		json_object_object_add(doc, "seconds", json_object_new_double_s(res->seconds, secs));
 		regions = json_rows(rows, n, status_json, NCOLS(status_json));
 		report_digests_json(regions, o, r, n, res);
+		if (full_verify)
+			json_diffs(regions, r, n);
 		json_object_object_add(doc, "regions", regions);
 		json_print(f, doc);
 	} else {
@@ -353,6 +393,8 @@ int report(const struct opts *o, const struct region *r, unsigned int n,
 		report_digests_table(f, r, n, res);
 		if (o->op != OP_READ && !o->dry_run)
 			fprintf(f, "error bits: 0x%lx\n", res->error_bits);
+		if (full_verify)
+			table_diffs(f, r, n);
 		if (o->verbose && !o->dry_run && res->stats.engine)
 			fprintf(f, "%llu bytes in %.3f s; %s engine, %u chunk%s of %llu KiB in "
 				"flight at most, %llu request%s issued, %llu through bounce pages\n",

@@ -2,9 +2,10 @@
 /*
  * verify: each chunk reads the source and every destination still in
  * agreement at once, each into its own buffer; at retirement, in order, a
- * destination's part is compared with the source's.  The first differing
- * sector ends that destination (mismatch); a read error is narrowed to its
- * sector as a write error is.
+ * destination's part is compared with the source's.  Every differing sector
+ * is recorded, in runs (diffs.c), and the destination is compared to its
+ * end; with --first, the first differing sector ends it (mismatch).  A read
+ * error is narrowed to its sector as a write error is, and ends it.
  */
 #include <string.h>
 
@@ -64,6 +65,38 @@ static uint64_t first_difference(const char *a, const char *b, uint64_t len)
 	return lo;
 }
 
+/* Whether sector i of a and b (NULL: zeroes) differs. */
+static bool sector_differs(const char *a, const char *b, uint64_t i)
+{
+	size_t at = i << DMIO_SECTOR_SHIFT;
+
+	if (!a || !b)
+		return !is_zero((a ? a : b) + at, DMIO_SECTOR_SIZE);
+	return memcmp(a + at, b + at, DMIO_SECTOR_SIZE) != 0;
+}
+
+/* Record in d every run of differing sectors of a and b (NULL: zeroes)
+ * over len sectors from sector first (absolute).  The whole is compared
+ * first: only a part that differs is walked sector by sector. */
+static void record_differences(struct job *j, struct region *d, const char *a,
+			       const char *b, uint64_t first, uint64_t len)
+{
+	size_t bytes = len << DMIO_SECTOR_SHIFT;
+	uint64_t i = 0, run;
+
+	if ((!a && !b) || (a && b ? !memcmp(a, b, bytes) : is_zero(a ? a : b, bytes)))
+		return;
+	while (i < len) {
+		if (!sector_differs(a, b, i)) {
+			i++;
+			continue;
+		}
+		for (run = i++; i < len && sector_differs(a, b, i); i++)
+			;
+		diffs_add(&d->diffs, first + run, i - run, j->o->max_ranges);
+	}
+}
+
 static void verify_retire(struct job *j, struct slot *s)
 {
 	const char *src = s->unread ? NULL : s->buf[0].mem;
@@ -85,6 +118,13 @@ static void verify_retire(struct job *j, struct slot *s)
 		}
 		if (dst)
 			j->res->bytes_read += len << DMIO_SECTOR_SHIFT;
+		if (!j->o->first) {
+			record_differences(j, d, src, dst, first, len);
+			d->done += len;
+			if (bad != UINT64_MAX)
+				job_dest_failed(j, s->dest[k], bad, err, "read");
+			continue;
+		}
 		same = src || dst ? first_difference(src, dst, len) : len;
 		d->done += same;
 		if (same < len) {

@@ -65,7 +65,7 @@ load helper
 	img b 1M
 	run --separate-stderr "$DMIO" --json copy src a b
 	assert_success
-	[ "$(json 'keys_unsorted | join(",")')" = "operation,read_error,error_bits,failed,bytes,bytes_read,bytes_written,bytes_zeroed,bytes_skipped,seconds,regions" ]
+	[ "$(json 'keys_unsorted | join(",")')" = "schema,operation,read_error,error_bits,failed,bytes,bytes_read,bytes_written,bytes_zeroed,bytes_skipped,seconds,regions" ]
 	[ "$(json '.operation')" = copy ]
 	[ "$(json '.read_error')" = false ]
 	[ "$(json '.error_bits')" = 0 ]

@@ -25,9 +25,9 @@ load helper
 	assert_failure 3
 	[ "$(json '.regions[0].status')" = stopped ]
 	[ "$(json '.regions[0].error')" = "every destination failed" ]
-	# Every destination differs.
+	# Every destination differs (verify --first: a full verify goes on).
 	img b 1M
-	run --separate-stderr "$DMIO" --json --chunk=64K verify src b
+	run --separate-stderr "$DMIO" --json --first --chunk=64K verify src b
 	assert_failure 1
 	[ "$(json '.regions[0].status')" = stopped ]
 	[ "$(json '.regions[0].error')" = "every destination differs or failed" ]

@@ -266,8 +266,11 @@ load helper
 	printf '\xff' | dd of=exp.img bs=1 seek=$((9 << 20 | 77)) conv=notrunc status=none
 	run -1 --separate-stderr "$DMIO" --json verify src "$NBD"
 	[ "$(json '.regions[1].status')" = mismatch ]
-	[ "$(json '.regions[1].sectors_done')" = $((9 << 11)) ]
+	[ "$(json '.regions[1].sectors_done')" = $((16 << 11)) ]
+	[ "$(json '.regions[1].differing_ranges | tojson')" = "[[$((9 << 11)),1]]" ]
 	assert_output --partial "differs from the source at sector $((9 << 11))"
+	run -1 --separate-stderr "$DMIO" --json --first verify src "$NBD"
+	[ "$(json '.regions[1].sectors_done')" = $((9 << 11)) ]
 }
 
 @test "SIGINT drains the NBD requests in flight: the export holds every sector reported done" {

@@ -148,6 +148,7 @@ ALGS="md5 sha1 sha256 sha512 sha3-256 blake2b-512 xxh128"
 	assert_failure 1
 	[ "$(json '.regions[0].status')" = mismatch ]
 	[ "$(json '.regions[0].error')" = "differs from its digest (first from sector 4096)" ]
+	[ "$(jq -c '.regions[0].differing_windows' <<<"$output")" = "[[4096,2048]]" ]
 	[ "$(json '.regions[0].digests.sha256')" != "$(json '.regions[0].expected_digests.sha256')" ]
 }
 

@@ -229,6 +229,7 @@ static void regions_free(struct region *r, unsigned int n)
 		close(r[i].dev.fd);
 		free(r[i].path);
 		free(r[i].error);
+		diffs_free(&r[i].diffs);
 	}
 }
 
@@ -371,7 +372,8 @@ static void test_source_error_stops_in_order(void)
 	regions_free(r, 4);
 }
 
-/* verify: a mismatch at a chosen sector, a read error on another. */
+/* verify: differences at chosen sectors, a read error on another
+ * destination; to the end (every difference), and with --first. */
 static void test_verify(void)
 {
 	struct opts o = opts(OP_VERIFY);
@@ -384,21 +386,43 @@ static void test_verify(void)
 	rc = job_run(&(struct opts){ .op = OP_COPY, .engine = o.engine, .chunk = 65536,
 					.depth = 4 }, r, 4, &res);
 	REQUIRE(rc == 0, "copy");
-	for (int i = 0; i < 4; i++)
-		r[i].status = ST_PENDING, r[i].done = 0;
 	rc = (int)pwrite(r[3].dev.fd, &x, 1, (100 + 777) * 512 + 9);
-	REQUIRE(rc == 1, "pwrite");
-	fake_fail(r[1].dev.fd, DMIO_READ, 8 + 450);
-	res = (struct job_result){ 0 };
-	rc = run_fake(&o, r, 4, &res);
-	REQUIRE(rc == 0, "verify");
-	CHECK(r[1].status == ST_ERROR && r[1].bad_sector == 458 && r[1].done == 450,
-	      "d1: %d at %llu done %llu", r[1].status, (unsigned long long)r[1].bad_sector,
-	      (unsigned long long)r[1].done);
-	CHECK(r[2].status == ST_OK && r[2].done == SECTORS, "d2");
-	CHECK(r[3].status == ST_MISMATCH && r[3].bad_sector == 877 && r[3].done == 777,
-	      "d3: %d at %llu", r[3].status, (unsigned long long)r[3].bad_sector);
-	CHECK(res.error_bits == 1, "error bits 0x%lx", res.error_bits);
+	rc += (int)pwrite(r[3].dev.fd, &x, 1, (100 + 999) * 512 + 511);
+	REQUIRE(rc == 2, "pwrite");
+	o.max_ranges = 10;
+	for (int first = 0; first < 2; first++) {
+		const struct diffs *d = &r[3].diffs;
+
+		for (int i = 0; i < 4; i++) {
+			r[i].status = ST_PENDING, r[i].done = 0;
+			free(r[i].error);
+			r[i].error = NULL;
+			diffs_free(&r[i].diffs);
+		}
+		o.first = first;
+		fake_fail(r[1].dev.fd, DMIO_READ, 8 + 450);
+		res = (struct job_result){ 0 };
+		rc = run_fake(&o, r, 4, &res);
+		REQUIRE(rc == 0, "verify");
+		CHECK(r[1].status == ST_ERROR && r[1].bad_sector == 458 && r[1].done == 450 &&
+		      !r[1].diffs.sectors,
+		      "d1: %d at %llu done %llu", r[1].status, (unsigned long long)r[1].bad_sector,
+		      (unsigned long long)r[1].done);
+		CHECK(r[2].status == ST_OK && r[2].done == SECTORS && !r[2].diffs.sectors, "d2");
+		CHECK(r[3].status == ST_MISMATCH && r[3].bad_sector == 877 &&
+		      r[3].done == (first ? 777 : SECTORS),
+		      "d3: %d at %llu done %llu", r[3].status, (unsigned long long)r[3].bad_sector,
+		      (unsigned long long)r[3].done);
+		if (first)
+			CHECK(!d->sectors, "--first counted %llu", (unsigned long long)d->sectors);
+		else
+			CHECK(d->sectors == 2 && d->nranges == 2 && d->nstored == 2 &&
+			      d->range[0].sector == 877 && d->range[0].count == 1 &&
+			      d->range[1].sector == 1099 && d->range[1].count == 1,
+			      "d3: %llu sectors in %llu ranges", (unsigned long long)d->sectors,
+			      (unsigned long long)d->nranges);
+		CHECK(res.error_bits == 1, "error bits 0x%lx", res.error_bits);
+	}
 	regions_free(r, 4);
 }
 
