@@ -231,12 +231,14 @@ bench: all
 	$(Q)bench/run $(BENCH_ARGS)
 	$(Q)bench/sparse
 	$(Q)bench/nbd
+	$(Q)bench/rate
 
 check-bench: all
 	$(Q)BENCH_QUICK=1 bench/run >/dev/null
 	$(Q)BENCH_QUICK=1 bench/sparse >/dev/null
 	$(Q)BENCH_QUICK=1 bench/nbd >/dev/null
-	$(Q)echo "bench/run, bench/sparse, bench/nbd quick mode: ok"
+	$(Q)BENCH_QUICK=1 bench/rate >/dev/null
+	$(Q)echo "bench/run, bench/sparse, bench/nbd, bench/rate quick mode: ok"
 
 # The manual pages, linted; the options they must cover are checked in Bats.
 check-man:

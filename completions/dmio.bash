@@ -32,7 +32,7 @@ _dmio()
 	local opts="--sync --async --engine= --buffer= --chunk= --queue-depth= --direct
 		--no-direct --input= --output= --map= --no-sparse --target-is-zero
 		--write-changed --discard --connections= --tls-psk= --tls-certificates=
-		--progress --json --force
+		--rate= --progress --progress= --json --force
 		--dry-run --no-flush --quiet --verbose --help --version
 		-i -o -n -q -v -h -V"
 
@@ -65,6 +65,18 @@ _dmio()
 		COMPREPLY=($(compgen -W "1 2 4 8 16" -- "$cur"))
 		return
 		;;
+	--rate)
+		COMPREPLY=($(compgen -W "10M 50M 100M 200M" -- "$cur"))
+		return
+		;;
+	--progress)
+		# Only as --progress=...: a bare --progress takes no argument.
+		if $split; then
+			COMPREPLY=($(compgen -W "fd:" -- "$cur"))
+			compopt -o nospace
+			return
+		fi
+		;;
 	--help | -h | --version | -V)
 		return
 		;;
@@ -81,7 +93,7 @@ _dmio()
 	local i cmd=
 	for ((i = 1; i < cword; i++)); do
 		case ${words[i]} in
-		-i | -o | --input | --output | --map | --buffer | --chunk | --queue-depth)
+		-i | -o | --input | --output | --map | --buffer | --chunk | --queue-depth | --rate)
 			((i++))
 			;;
 		-*) ;;

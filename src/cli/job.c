@@ -89,7 +89,6 @@ static void job_go(struct job *j)
 {
 	uint64_t first = j->progress;
 
-	progress_init(j->o, j->total << DMIO_SECTOR_SHIFT);
 	pipeline_run(j);
 	progress_update(j->res, j->progress << DMIO_SECTOR_SHIFT, true);
 	job_flush(j);
@@ -146,8 +145,10 @@ int job_run_with(const struct opts *o, struct region *r, unsigned int n,
 
 	job_regions(&j, r, n);
 	err = o->map ? job_resume(&j, r, n, &map) : 0;
-	if (!err)
+	if (!err) {
+		progress_init(o, j.total << DMIO_SECTOR_SHIFT, j.progress << DMIO_SECTOR_SHIFT, r, n);
 		err = stream_open(&j);
+	}
 	if (err == -EINTR) {
 		/* A signal while it waited for its input or output. */
 		res->stop = STOP_SIGNAL;
@@ -167,6 +168,7 @@ int job_run_with(const struct opts *o, struct region *r, unsigned int n,
 	for (unsigned int i = 0; i < j.ndst; i++)
 		finish_status(&j, &j.dst[i]);
 	res->seconds = now_seconds() - t0;
+	progress_end(j.progress << DMIO_SECTOR_SHIFT);
 out:
 	stream_close(&j);
 	pipeline_free(&j);

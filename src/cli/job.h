@@ -77,6 +77,15 @@ struct slot {
 
 struct job;
 
+/* --rate (rate.c): a token bucket, in bytes. */
+struct rate {
+	double bps;		/* the rate; 0: no limit */
+	double cap;		/* what the bucket holds at most */
+	double tokens;		/* what it holds; below 0: owed by a chunk larger than it */
+	double last;		/* when tokens was last filled */
+	double due;		/* when the chunk refused last may start; 0: none waits */
+};
+
 /* A job kind.  Each op runs on the main thread and submits through
  * job_read() and job_write(). */
 struct job_ops {
@@ -132,6 +141,7 @@ struct job {
 	struct map *resume_map;		/* copy --map */
 	double map_last;		/* when it was last written */
 	bool map_failed;
+	struct rate rate;		/* --rate */
 };
 
 /* ---- for the job kinds (pipeline.c) ---- */
@@ -190,6 +200,24 @@ unsigned int active_dests(const struct job *j);
 /* The part of s that falls in d (write and zero destinations may differ
  * in size), in sectors. */
 uint64_t dest_len(const struct region *d, const struct slot *s);
+
+/* Whether zero chunk s is I/O of its own on destination d: zeroes written
+ * as data, or by a block device or an NBD server (not a file's hole, not
+ * skipped). */
+bool zeroes_cost(const struct job *j, const struct region *d, const struct slot *s);
+
+/* ---- --rate (rate.c) ---- */
+
+/* A bucket of bps bytes per second (0: no limit), full. */
+void rate_init(struct rate *b, uint64_t bps);
+/* Whether a chunk that costs cost bytes may start now; if so, they are
+ * taken, else b->due says when it may. */
+bool rate_take(struct rate *b, uint64_t cost);
+/* Seconds until the chunk refused last may start: -1 for none. */
+double rate_due(const struct rate *b);
+/* What the new chunk s costs, in bytes; a chunk of zeroes that costs is
+ * cut to what the bucket holds, so that it is paced as data is. */
+uint64_t rate_cost(struct job *j, struct slot *s);
 
 /* ---- read's output, write's input (stream.c) ---- */
 
