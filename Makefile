@@ -253,6 +253,7 @@ bench: all
 	$(Q)bench/nbd
 	$(Q)bench/hash
 	$(Q)bench/verify
+	$(Q)bench/rate
 
 check-bench: all
 	$(Q)BENCH_QUICK=1 bench/run >/dev/null
@@ -260,7 +261,8 @@ check-bench: all
 	$(Q)BENCH_QUICK=1 bench/nbd >/dev/null
 	$(Q)BENCH_QUICK=1 bench/hash >/dev/null
 	$(Q)BENCH_QUICK=1 bench/verify >/dev/null
-	$(Q)echo "bench/run, bench/sparse, bench/nbd, bench/hash, bench/verify quick mode: ok"
+	$(Q)BENCH_QUICK=1 bench/rate >/dev/null
+	$(Q)echo "bench/run, bench/sparse, bench/nbd, bench/hash, bench/verify, bench/rate quick mode: ok"
 
 # The manual pages, linted; the options they must cover are checked in Bats.
 check-man:

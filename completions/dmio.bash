@@ -33,7 +33,7 @@ _dmio()
 		--no-direct --input= --output= --map= --no-sparse --target-is-zero
 		--write-changed --discard --first --max-ranges= --connections= --tls-psk=
 		--tls-certificates= --hash= --hash-window= --hash-log= --digest-file=
-		--progress --json --force
+		--rate= --progress --progress= --json --force
 		--dry-run --no-flush --quiet --verbose --help --version
 		-i -o -n -q -v -h -V"
 
@@ -80,6 +80,18 @@ _dmio()
 		COMPREPLY=($(compgen -W "0 10 100 1000 10000" -- "$cur"))
 		return
 		;;
+	--rate)
+		COMPREPLY=($(compgen -W "10M 50M 100M 200M" -- "$cur"))
+		return
+		;;
+	--progress)
+		# Only as --progress=...: a bare --progress takes no argument.
+		if $split; then
+			COMPREPLY=($(compgen -W "fd:" -- "$cur"))
+			compopt -o nospace
+			return
+		fi
+		;;
 	--help | -h | --version | -V)
 		return
 		;;
@@ -96,7 +108,7 @@ _dmio()
 	local i cmd=
 	for ((i = 1; i < cword; i++)); do
 		case ${words[i]} in
-		-i | -o | --input | --output | --map | --buffer | --chunk | --queue-depth | --max-ranges)
+		-i | -o | --input | --output | --map | --buffer | --chunk | --queue-depth | --max-ranges | --rate)
 			((i++))
 			;;
 		-*) ;;

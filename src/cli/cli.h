@@ -74,6 +74,9 @@ struct opts {
 	unsigned int hash_mask;
 	uint64_t hash_window;
 	const char *hash_log, *digest_file;
+	uint64_t rate;		/* --rate: bytes of the regions per second; 0: no limit */
+	bool progress_json;	/* --progress=fd:N: JSON lines on fd progress_fd */
+	int progress_fd;
 };
 
 /* Parse the command line into *o (options.c): the regions' arguments; a
@@ -298,13 +301,24 @@ int signal_stop(void);
 /* Whether a SIGUSR1 came since the last call. */
 bool signal_status_taken(void);
 
-/* ---- progress (progress.c) ---- */
+/* ---- progress (progress.c; --progress=fd:N in progress-fd.c) ---- */
 
-void progress_init(const struct opts *o, uint64_t total_bytes);
+/* A job over regions r[0..n) of total_bytes starts, with done_bytes of
+ * them done already (a --map). */
+void progress_init(const struct opts *o, uint64_t total_bytes, uint64_t done_bytes,
+		   const struct region *r, unsigned int n);
 /* Called from the job now and then, and with final true at the end. */
 void progress_update(const struct job_result *res, uint64_t done_bytes, bool final);
 /* Seconds until progress_update() has something to draw: -1 for never. */
 double progress_due(void);
+/* The job is over and every region has its status: the last word. */
+void progress_end(uint64_t done_bytes);
+
+void progress_fd_init(const struct opts *o, uint64_t total_bytes, uint64_t done_bytes,
+		      const struct region *r, unsigned int n, double start);
+/* A line when one is due (final: the last, whatever the time). */
+void progress_fd_update(uint64_t done_bytes, bool final);
+double progress_fd_due(void);
 
 /* ---- output (report.c, info.c) ---- */
 
@@ -312,6 +326,8 @@ double progress_due(void);
  * "schema" key: it changes when a key is renamed, removed or changes
  * meaning, not when one is added. */
 #define REPORT_SCHEMA 1
+/* The words of the status of a region, as the report writes them. */
+extern const char *const status_names[];
 
 /* What libblkid and the system say of a device, for info. */
 struct ident {

@@ -104,7 +104,6 @@ static void job_go(struct job *j)
 {
 	uint64_t first = j->progress;
 
-	progress_init(j->o, j->total << DMIO_SECTOR_SHIFT);
 	pipeline_run(j);
 	progress_update(j->res, j->progress << DMIO_SECTOR_SHIFT, true);
 	job_flush(j);
@@ -166,8 +165,10 @@ int job_run_with(const struct opts *o, struct region *r, unsigned int n,
 			"sectors were copied before", o->map, (unsigned long long)j.next);
 		err = -EINVAL;
 	}
-	if (!err)
+	if (!err) {
+		progress_init(o, j.total << DMIO_SECTOR_SHIFT, j.progress << DMIO_SECTOR_SHIFT, r, n);
 		err = stream_open(&j);
+	}
 	if (err == -EINTR) {
 		/* A signal while it waited for its input or output. */
 		res->stop = STOP_SIGNAL;
@@ -191,6 +192,7 @@ int job_run_with(const struct opts *o, struct region *r, unsigned int n,
 	if (job_hash_end(&j))
 		res->stream_error = true;
 	res->seconds = now_seconds() - t0;
+	progress_end(j.progress << DMIO_SECTOR_SHIFT);
 out:
 	stream_close(&j);
 	pipeline_free(&j);

@@ -79,6 +79,15 @@ struct slot {
 
 struct job;
 
+/* --rate (rate.c): a token bucket, in bytes. */
+struct rate {
+	double bps;		/* the rate; 0: no limit */
+	double cap;		/* what the bucket holds at most */
+	double tokens;		/* what it holds; below 0: owed by a chunk larger than it */
+	double last;		/* when tokens was last filled */
+	double due;		/* when the chunk refused last may start; 0: none waits */
+};
+
 /* A job kind.  Each op runs on the main thread and submits through
  * job_read() and job_write(). */
 struct job_ops {
@@ -136,6 +145,7 @@ struct job {
 	double map_last;		/* when it was last written */
 	bool map_failed;
 	struct hasher *hasher;		/* --hash, --digest-file (digests.c) */
+	struct rate rate;		/* --rate */
 };
 
 /* ---- for the job kinds (pipeline.c) ---- */
@@ -207,6 +217,23 @@ bool job_hash_busy(const struct job *j, const struct slot *s);
 /* Finish the digests: which region has one, verify --digest-file's
  * verdicts, the --hash-log: 0 or -errno (said). */
 int job_hash_end(struct job *j);
+/* Whether zero chunk s is I/O of its own on destination d: zeroes written
+ * as data, or by a block device or an NBD server (not a file's hole, not
+ * skipped). */
+bool zeroes_cost(const struct job *j, const struct region *d, const struct slot *s);
+
+/* ---- --rate (rate.c) ---- */
+
+/* A bucket of bps bytes per second (0: no limit), full. */
+void rate_init(struct rate *b, uint64_t bps);
+/* Whether a chunk that costs cost bytes may start now; if so, they are
+ * taken, else b->due says when it may. */
+bool rate_take(struct rate *b, uint64_t cost);
+/* Seconds until the chunk refused last may start: -1 for none. */
+double rate_due(const struct rate *b);
+/* What the new chunk s costs, in bytes; a chunk of zeroes that costs is
+ * cut to what the bucket holds, so that it is paced as data is. */
+uint64_t rate_cost(struct job *j, struct slot *s);
 
 /* ---- read's output, write's input (stream.c) ---- */
 

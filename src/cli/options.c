@@ -5,6 +5,7 @@
  * errtryhelp()); a refusal is a JSON document too under --json.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <popt.h>
 #include <stdarg.h>
@@ -73,7 +74,9 @@ static const char usage_text[] =
 	"     --hash-log=FILE      write the digests to FILE, as sha256sum -c reads\n"
 	"     --digest-file=FILE   verify: check each DST against FILE's digests\n"
 	"                          (a --hash-log), with no source\n"
-	"     --progress           show progress on stderr\n"
+	"     --rate=SIZE          at most SIZE bytes of the regions per second\n"
+	"     --progress[=fd:N]    show progress on stderr; with fd:N, JSON lines on\n"
+	"                          file descriptor N instead, for programs\n"
 	"     --json               print the status as JSON\n"
 	"     --force              write to block devices in use\n"
 	" -n, --dry-run            resolve, check and print the plan; touch nothing\n"
@@ -170,9 +173,37 @@ static unsigned int word_or_err(const char *s, const char *opt,
 	errtryhelp("%s: '%s': not %s", opt, s, list);
 }
 
+/* --progress's argument: none (the bar or plain lines on stderr), or fd:N,
+ * an fd open for writing (JSON lines). */
+static void progress_or_err(const char *s, struct opts *o)
+{
+	char *end;
+	long fd;
+	int fl;
+
+	if (!s || !*s) {
+		o->progress = true;
+		return;
+	}
+	errno = 0;
+	fd = strncmp(s, "fd:", 3) || s[3] < '0' || s[3] > '9' ? -1 : strtol(s + 3, &end, 10);
+	if (fd < 0 || errno || *end || fd > INT32_MAX)
+		errtryhelp("--progress: '%s': not fd:N (a file descriptor number)", s);
+	fl = fcntl((int)fd, F_GETFL);
+	if (fl < 0)
+		errtryhelp("--progress: fd %ld: not open", fd);
+	if ((fl & O_ACCMODE) == O_RDONLY)
+		errtryhelp("--progress: fd %ld: not open for writing", fd);
+	o->progress_json = true;
+	o->progress_fd = (int)fd;
+}
+
 /* ---- options ---- */
 
-enum { OPT_SYNC = 1, OPT_ASYNC, OPT_ENGINE, OPT_DIRECT, OPT_NO_DIRECT, OPT_HELP, OPT_VERSION };
+enum {
+	OPT_SYNC = 1, OPT_ASYNC, OPT_ENGINE, OPT_DIRECT, OPT_NO_DIRECT, OPT_PROGRESS, OPT_HELP,
+	OPT_VERSION,
+};
 
 static const char *const engines[] = { "uring", "aio", "sync", NULL };
 
@@ -216,6 +247,13 @@ static void parse_options(poptContext pc, struct opts *o, char **v)
 			free(e);
 			break;
 		}
+		case OPT_PROGRESS: {
+			char *p = poptGetOptArg(pc);
+
+			progress_or_err(p, o);
+			free(p);
+			break;
+		}
 		case OPT_DIRECT: set_once(&direct, "on", &direct_by, "--direct"); break;
 		case OPT_NO_DIRECT: set_once(&direct, "off", &direct_by, "--no-direct"); break;
 		case OPT_HELP: fputs(usage_text, stdout); exit(EXIT_OK);
@@ -244,6 +282,11 @@ static void parse_options(poptContext pc, struct opts *o, char **v)
 	o->tls_psk = v[5];
 	o->tls_certificates = v[6];
 	o->max_ranges = v[7] ? u32_or_err(v[7], "--max-ranges", 0, RANGES_MAX) : RANGES_DEFAULT;
+	if (v[8]) {
+		o->rate = size_or_err(v[8], "--rate");
+		if (!o->rate)
+			errtryhelp("--rate: '%s': not a rate: bytes per second, more than 0", v[8]);
+	}
 }
 
 /* --hash, --hash-window, --hash-log, --digest-file: h[0..3]. */
@@ -313,19 +356,45 @@ static void parse_command(const char *cmd, struct opts *o)
 	if (o->first && o->op != OP_VERIFY)
 		errtryhelp("--first is for verify only");
 	check_digest_options(o);
+	if (o->progress_json && o->progress_fd == 1 &&
+	    (o->json || (o->op == OP_READ && (!o->output || !strcmp(o->output, "-")))))
+		errtryhelp("--progress: fd 1: standard output carries %s",
+			   o->json ? "the JSON document" : "read's data");
 }
 
 static poptContext pc;
+static const char **args;
+
+/* popt gives an optional argument the next word when the option has none
+ * ("--progress copy": "copy"): a bare --progress is passed on as
+ * "--progress=", which no one else may write. */
+static const char **progress_bare(int argc, const char **argv)
+{
+	args = calloc((size_t)argc + 1, sizeof(*args));
+	if (!args)
+		errtryhelp("out of memory");
+	for (int i = 0, opts = 1; i < argc; i++) {
+		args[i] = argv[i];
+		if (!i || !opts)
+			continue;
+		opts = strcmp(argv[i], "--");
+		if (!strcmp(argv[i], "--progress="))
+			errtryhelp("--progress: '': not fd:N (a file descriptor number)");
+		if (!strcmp(argv[i], "--progress"))
+			args[i] = "--progress=";
+	}
+	return args;
+}
 
 /* Parse argv into *o, or exit with a refusal: the regions' arguments. */
 const char **options_parse(int argc, const char **argv, struct opts *o)
 {
 	/* -, --buffer, --chunk, --queue-depth, --connections, --tls-psk, --tls-certificates,
-	 * --max-ranges */
-	char *v[8] = { NULL };
+	 * --max-ranges, --rate */
+	char *v[9] = { NULL };
 	char *h[4] = { NULL }; /* --hash, --hash-window, --hash-log, --digest-file */
 	char *input = NULL, *output = NULL, *map = NULL;
-	int progress = 0, force = 0, dry_run = 0, no_flush = 0, quiet = 0, verbose = 0;
+	int force = 0, dry_run = 0, no_flush = 0, quiet = 0, verbose = 0;
 	/* --no-sparse, --target-is-zero, --discard, --write-changed, --first */
 	int flag[5] = { 0 };
 	struct poptOption table[] = {
@@ -342,6 +411,7 @@ const char **options_parse(int argc, const char **argv, struct opts *o)
 		{ "hash-window", 0, POPT_ARG_STRING, &h[1], 0, NULL, NULL },
 		{ "hash-log", 0, POPT_ARG_STRING, &h[2], 0, NULL, NULL },
 		{ "digest-file", 0, POPT_ARG_STRING, &h[3], 0, NULL, NULL },
+		{ "rate", 0, POPT_ARG_STRING, &v[8], 0, NULL, NULL },
 		{ "direct", 0, POPT_ARG_NONE, NULL, OPT_DIRECT, NULL, NULL },
 		{ "no-direct", 0, POPT_ARG_NONE, NULL, OPT_NO_DIRECT, NULL, NULL },
 		{ "input", 'i', POPT_ARG_STRING, &input, 0, NULL, NULL },
@@ -353,7 +423,8 @@ const char **options_parse(int argc, const char **argv, struct opts *o)
 		{ "write-changed", 0, POPT_ARG_NONE, &flag[3], 0, NULL, NULL },
 		{ "first", 0, POPT_ARG_NONE, &flag[4], 0, NULL, NULL },
 		{ "max-ranges", 0, POPT_ARG_STRING, &v[7], 0, NULL, NULL },
-		{ "progress", 0, POPT_ARG_NONE, &progress, 0, NULL, NULL },
+		{ "progress", 0, POPT_ARG_STRING | POPT_ARGFLAG_OPTIONAL, NULL, OPT_PROGRESS, NULL,
+		  NULL },
 		{ "json", 0, POPT_ARG_NONE, NULL, 0, NULL, NULL },
 		{ "force", 0, POPT_ARG_NONE, &force, 0, NULL, NULL },
 		{ "dry-run", 'n', POPT_ARG_NONE, &dry_run, 0, NULL, NULL },
@@ -370,11 +441,11 @@ const char **options_parse(int argc, const char **argv, struct opts *o)
 		json |= !strcmp(argv[i], "--json");
 		json_stderr |= !strcmp(argv[i], "read");
 	}
-	pc = poptGetContext(PROG, argc, argv, table, 0);
+	pc = poptGetContext(PROG, argc, progress_bare(argc, argv), table, 0);
 	parse_environment(o);
 	parse_options(pc, o, v);
 	parse_digest_options(o, h);
-	o->progress = progress, o->json = json, o->force = force, o->dry_run = dry_run;
+	o->json = json, o->force = force, o->dry_run = dry_run;
 	o->no_flush = no_flush, o->quiet = quiet, o->verbose = verbose;
 	o->input = input, o->output = output, o->map = map;
 	o->no_sparse = flag[0], o->target_is_zero = flag[1], o->discard = flag[2];
@@ -391,4 +462,5 @@ const char **options_parse(int argc, const char **argv, struct opts *o)
 void options_free(void)
 {
 	poptFreeContext(pc);
+	free(args);
 }

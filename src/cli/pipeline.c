@@ -16,6 +16,7 @@
 #include "job.h"
 
 #define MAP_INTERVAL 1.0 /* seconds between map checkpoints */
+#define DUE_MAX 60.0 /* seconds the loop sleeps at most with something due */
 
 /* ---- slots: the reference count and the done list ---- */
 
@@ -354,15 +355,20 @@ static void chunk_place(struct job *j, struct slot *s)
 			s->len = j->dst[i].resume - s->off;
 }
 
+/* Start new chunks while there are free slots and, with --rate, tokens. */
 static bool start_chunks(struct job *j)
 {
 	bool moved = false;
 
+	j->rate.due = 0;
 	while (j->used < j->nslots && j->next < j->limit && !filling(j) &&
 	       !job_hash_busy(j, slot_at(j, j->used))) {
-		struct slot *s = slot_at(j, j->used++);
+		struct slot *s = slot_at(j, j->used);
 
 		chunk_place(j, s);
+		if (!rate_take(&j->rate, rate_cost(j, s)))
+			break; /* wait_or_fill() sleeps until it may */
+		j->used++;
 		j->next += s->len;
 		s->wrote = false;
 		s->filled = 0;
@@ -451,7 +457,7 @@ static void interrupt(struct job *j, int sig)
 /* Milliseconds until the loop has something to do unprompted: -1, never. */
 static int due_ms(struct job *j)
 {
-	double due = progress_due();
+	double due = progress_due(), r = rate_due(&j->rate);
 
 	if (j->resume_map) {
 		double m = MAP_INTERVAL - (now_seconds() - j->map_last);
@@ -459,6 +465,10 @@ static int due_ms(struct job *j)
 		if (due < 0 || m < due)
 			due = m;
 	}
+	if (r >= 0 && (due < 0 || r < due))
+		due = r;
+	if (due > DUE_MAX)
+		due = DUE_MAX; /* then it looks again */
 	return due < 0 ? -1 : (int)ceil(due * 1000);
 }
 
@@ -538,6 +548,7 @@ int pipeline_init(struct job *j)
 	if (j->wake_fd < 0)
 		return -errno;
 	pthread_mutex_init(&j->done_lock, NULL);
+	rate_init(&j->rate, j->o->rate);
 	r = client_init(j);
 	if (r)
 		return r;

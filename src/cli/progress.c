@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Progress: --progress shows a bar on a terminal and plain lines otherwise,
- * always on stderr; a SIGUSR1 asks for one plain line.
+ * always on stderr; a SIGUSR1 asks for one plain line.  --progress=fd:N
+ * (progress-fd.c) writes JSON lines for programs beside them.
  */
 #include <stdio.h>
 #include <string.h>
@@ -18,13 +19,15 @@ static struct {
 	double start, last;
 } p;
 
-void progress_init(const struct opts *o, uint64_t total_bytes)
+void progress_init(const struct opts *o, uint64_t total_bytes, uint64_t done_bytes,
+		   const struct region *r, unsigned int n)
 {
 	p.on = o->progress;
 	p.tty = isatty(2);
 	p.quiet = o->quiet;
 	p.total = total_bytes;
 	p.start = p.last = now_seconds();
+	progress_fd_init(o, total_bytes, done_bytes, r, n, p.start);
 }
 
 /* "1.5 GiB" */
@@ -92,18 +95,21 @@ static double interval(void)
 
 double progress_due(void)
 {
-	double left;
+	double left, fd = progress_fd_due();
 
 	if (!p.on || p.quiet)
-		return -1;
+		return fd;
 	left = p.last + interval() - now_seconds();
-	return left > 0 ? left : 0;
+	if (left < 0)
+		left = 0;
+	return fd >= 0 && fd < left ? fd : left;
 }
 
 void progress_update(const struct job_result *res, uint64_t done_bytes, bool final)
 {
 	double t;
 
+	progress_fd_update(done_bytes, false);
 	if (signal_status_taken()) {
 		line(res, done_bytes, now_seconds(), false);
 		return;
@@ -117,4 +123,9 @@ void progress_update(const struct job_result *res, uint64_t done_bytes, bool fin
 	line(res, done_bytes, t, p.tty);
 	if (final && p.tty)
 		fputc('\n', stderr);
+}
+
+void progress_end(uint64_t done_bytes)
+{
+	progress_fd_update(done_bytes, true);
 }

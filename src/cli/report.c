@@ -100,7 +100,7 @@ static const int info_json[] = {
 
 const char *const op_names[OP_COUNT] = { "copy", "verify", "read", "write", "zero", "info" };
 static const char *const role_names[] = { "source", "destination" };
-static const char *const status_names[] = {
+const char *const status_names[] = {
 	[ST_PENDING] = "pending", [ST_OK] = "ok", [ST_ERROR] = "error",
 	[ST_MISMATCH] = "mismatch", [ST_INTERRUPTED] = "interrupted",
 	[ST_STOPPED] = "stopped", [ST_PLANNED] = "planned",

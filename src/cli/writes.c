@@ -53,6 +53,13 @@ static int zero_op(const struct job *j, const struct region *d, const struct slo
 	return d->dev.is_blk ? DMIO_WRITE_ZEROES | DMIO_NOUNMAP : DMIO_WRITE_ZEROES;
 }
 
+bool zeroes_cost(const struct job *j, const struct region *d, const struct slot *s)
+{
+	if (j->o->target_is_zero)
+		return false;
+	return d->dev.is_blk || d->dev.is_nbd || zero_op(j, d, s) == DMIO_WRITE;
+}
+
 /* What s writes to destination i, of those in only: an op, or LEG_*. */
 static int leg_op(const struct job *j, const struct slot *s, unsigned int i,
 		  unsigned long only)

@@ -164,10 +164,19 @@ b: ok"
 	img src.img 2M
 	truncate -s 2M d1.img d2.img
 	printf 'DMIO_SOURCE=%s\nDMIO_DESTINATIONS="%s %s"\n' "$T/src.img" "$T/d1.img" "$T/d2.img" >mirror.conf
+	# Each paces itself (--rate, from Environment=, which mirror.conf may
+	# override) and yields the disks to others (the idle I/O class).
+	local u
+	for u in units/*.service; do
+		grep -qx 'IOSchedulingClass=idle' "$u" || fail "$u: not IOSchedulingClass=idle"
+		grep -q '^ExecStart=.* --rate=${DMIO_RATE} ' "$u" || fail "$u: no --rate"
+		grep -qx 'Environment=DMIO_RATE=100M' "$u" || fail "$u: no DMIO_RATE"
+	done
 	unit_run() {
-		local cmd
+		local cmd env
 		cmd=$(sed -n 's/^ExecStart=//p' "units/$1")
-		(set -a && . ./mirror.conf && eval "$cmd")
+		env=$(sed -n 's/^Environment=//p' "units/$1")
+		(set -a && eval "$env" && . ./mirror.conf && eval "$cmd")
 	}
 	run unit_run dmio-mirror.service
 	assert_success

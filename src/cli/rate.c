@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * --rate: a token bucket over chunks.  The main loop starts a chunk only
+ * once the bucket holds what it costs (all of the bucket, for a chunk
+ * larger than it) and takes the whole cost then, so a large chunk leaves a
+ * debt that the next one waits out; the loop sleeps in its poll() until
+ * then, where signals and completions still wake it.  The bucket holds a
+ * tenth of a second of the rate: after a stall (a slow device) the job
+ * catches up by that much at most, so the rate is smooth within a second
+ * and exact on average.
+ *
+ * What a chunk costs is the bytes of the regions it moves on by, once,
+ * whatever the number of destinations: a copy's or a verify's source
+ * bytes, read's output, write's input, zero's zeroes.  A chunk of zeroes
+ * that nothing reads (a hole of a file or NBD source; zero's chunks) costs
+ * nothing when no region does I/O for it: every destination is a file
+ * that gets a hole, or skips it (--target-is-zero), and verify or
+ * --write-changed find holes there too.  It costs its bytes where a
+ * destination is a block device or an NBD export (BLKZEROOUT and
+ * NBD_CMD_WRITE_ZEROES may write every zero, on a disk that cannot do
+ * better), gets the zeroes as data (--no-sparse), or is read.
+ */
+#include "job.h"
+
+#define RATE_BURST 0.1 /* seconds of the rate that the bucket holds */
+
+void rate_init(struct rate *b, uint64_t bps)
+{
+	*b = (struct rate){ .bps = (double)bps, .cap = (double)bps * RATE_BURST };
+	b->tokens = b->cap;
+	b->last = now_seconds();
+}
+
+bool rate_take(struct rate *b, uint64_t cost)
+{
+	double now, need;
+
+	if (!b->bps || !cost)
+		return true;
+	now = now_seconds();
+	if (now > b->last) {
+		b->tokens += (now - b->last) * b->bps;
+		if (b->tokens > b->cap)
+			b->tokens = b->cap;
+		b->last = now;
+	}
+	need = (double)cost < b->cap ? (double)cost : b->cap;
+	if (b->tokens < need) {
+		b->due = now + (need - b->tokens) / b->bps;
+		return false;
+	}
+	b->tokens -= (double)cost;
+	b->due = 0;
+	return true;
+}
+
+double rate_due(const struct rate *b)
+{
+	double left;
+
+	if (!b->due)
+		return -1;
+	left = b->due - now_seconds();
+	return left > 0 ? left : 0;
+}
+
+/* Whether any region does I/O for s, a chunk of zeroes that nothing reads
+ * from the source. */
+static bool zeroes_moved(const struct job *j, const struct slot *s)
+{
+	for (unsigned int i = 0; i < j->ndst; i++) {
+		const struct region *d = &j->dst[i];
+
+		if (!dest_active(d) || !dest_len(d, s) || s->off < d->resume)
+			continue;
+		/* verify and --write-changed read it, unless it is a hole
+		 * (and then nothing is written: both are zeroes). */
+		if (j->o->op == OP_VERIFY || j->o->write_changed) {
+			if (!region_hole(d, d->sector + s->off, s->len))
+				return true;
+		} else if (zeroes_cost(j, d, s)) {
+			return true;
+		}
+	}
+	return false;
+}
+
+uint64_t rate_cost(struct job *j, struct slot *s)
+{
+	uint64_t most;
+
+	if (!j->rate.bps)
+		return 0;
+	if (j->o->op == OP_ZERO || (s->unread && j->o->op != OP_READ)) {
+		if (!zeroes_moved(j, s))
+			return 0;
+		/* Up to ZERO_CHUNK_MAX: cut to whole chunks that the bucket
+		 * holds, at least one. */
+		most = ((uint64_t)j->rate.cap >> DMIO_SECTOR_SHIFT) / j->chunk * j->chunk;
+		if (most < j->chunk)
+			most = j->chunk;
+		if (s->len > most)
+			s->len = most;
+	}
+	return s->len << DMIO_SECTOR_SHIFT;
+}
