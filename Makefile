@@ -7,6 +7,7 @@ MANDIR ?= $(PREFIX)/share/man
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
+DATADIR ?= $(PREFIX)/share/dmio
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
@@ -116,7 +117,8 @@ $(B)/shared/dmio: $(CLI_OBJ) $(B)/libdmio.so
 # ---- install: the program, the library, its header and .pc, docs, completions ----
 INSTALLED := $(BINDIR)/dmio $(LIBDIR)/libdmio.so.$(SOVERSION) $(LIBDIR)/libdmio.so \
 	$(LIBDIR)/libdmio.a $(INCLUDEDIR)/dmio.h $(PKGCONFIGDIR)/dmio.pc \
-	$(MANDIR)/man1/dmio.1 $(MANDIR)/man3/libdmio.3 $(BASHCOMPDIR)/dmio $(ZSHCOMPDIR)/_dmio
+	$(MANDIR)/man1/dmio.1 $(MANDIR)/man3/libdmio.3 $(BASHCOMPDIR)/dmio $(ZSHCOMPDIR)/_dmio \
+	$(DATADIR)/dmio-report.schema.json
 
 install: all
 	install -Dm755 $(B)/shared/dmio $(DESTDIR)$(BINDIR)/dmio
@@ -132,6 +134,7 @@ install: all
 	install -Dm644 man/libdmio.3 $(DESTDIR)$(MANDIR)/man3/libdmio.3
 	install -Dm644 completions/dmio.bash $(DESTDIR)$(BASHCOMPDIR)/dmio
 	install -Dm644 completions/_dmio $(DESTDIR)$(ZSHCOMPDIR)/_dmio
+	install -Dm644 doc/dmio-report.schema.json $(DESTDIR)$(DATADIR)/dmio-report.schema.json
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))

@@ -116,7 +116,8 @@ complete_line() {
 	assert_success
 	for f in usr/bin/dmio usr/lib/libdmio.so.0 usr/lib/libdmio.a usr/include/dmio.h \
 		usr/lib/pkgconfig/dmio.pc usr/share/man/man1/dmio.1 usr/share/man/man3/libdmio.3 \
-		usr/share/bash-completion/completions/dmio usr/share/zsh/site-functions/_dmio; do
+		usr/share/bash-completion/completions/dmio usr/share/zsh/site-functions/_dmio \
+		usr/share/dmio/dmio-report.schema.json; do
 		[ -e "$root/$f" ] || fail "$f not installed"
 	done
 	[ "$(readlink "$root/usr/lib/libdmio.so")" = libdmio.so.0 ]
@@ -241,4 +242,27 @@ b: ok"
 	! grep -- '-Werror\b' <<<"$output" || fail "-Werror without WERROR=1"
 	run make -C "$REPO" -n -B all V=1 WERROR=1
 	[ "$(grep -E '^(cc|clang) .* -c ' <<<"$output" | grep -c -- '-Werror\b')" -ge 20 ]
+}
+
+# bats test_tags=unprivileged
+@test "the report's schema is JSON Schema 2020-12, and what breaks it is caught" {
+	local v=$REPO/tests/bats/validate-json schema=$REPO/doc/dmio-report.schema.json
+	img src 1M
+	truncate -s 1M dst
+	"$DMIO" --json --hash=md5 copy src dst >report.json
+	"$DMIO" --json info src >info.json
+	"$DMIO" --json copy src missing >refusal.json 2>/dev/null || true
+	run "$v" "$schema" report.json info.json refusal.json
+	assert_success
+	[ "$(jq .schema report.json info.json refusal.json | sort -u)" = 1 ]
+	# A key left out, a key not in the schema, a wrong type, a bad status.
+	jq 'del(.bytes_read)' report.json >a.json
+	jq '.regions[0].surprise = 1' report.json >b.json
+	jq '.regions[0].digests.md5 = 5' report.json >c.json
+	jq '.regions[1].status = "fine"' report.json >d.json
+	jq '.schema = 2' info.json >e.json
+	for f in a b c d e; do
+		run "$v" "$schema" $f.json
+		assert_failure
+	done
 }

@@ -8,6 +8,7 @@ load /usr/lib/bats/bats-support/load.bash
 load /usr/lib/bats/bats-assert/load.bash
 
 DMIO=${DMIO:-$BATS_TEST_DIRNAME/../../build/dmio}
+HELPER_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 setup() {
 	T=$(mktemp -d /var/tmp/dmio-bats.XXXXXX)
@@ -18,7 +19,17 @@ setup() {
 	cd "$T"
 }
 
+# Every JSON document that dmio printed under "run ... --json" (kept by
+# run, below) is valid under the report's schema, or the test fails.
+json_checked() {
+	local docs=("$T"/.json-*)
+	[ -e "${docs[0]}" ] || return 0
+	"$HELPER_DIR/validate-json" "$HELPER_DIR/../../doc/dmio-report.schema.json" "${docs[@]}"
+}
+
 teardown() {
+	local invalid=
+	invalid=$(json_checked) || invalid=${invalid:-"the JSON could not be checked"}
 	cd /
 	# A gate still closed would hold reads of a gate_dev forever.
 	if { true >&9; } 2>/dev/null; then
@@ -35,6 +46,33 @@ teardown() {
 		[ -e "$p" ] && kill "$(cat "$p")" 2>/dev/null || true
 	done <"$T/.servers"
 	rm -rf "$T"
+	[ -z "$invalid" ] || fail "JSON not valid under doc/dmio-report.schema.json: $invalid"
+}
+
+# Bats' run, which also keeps the JSON document of a dmio --json run (in
+# its output or, with --separate-stderr, its stderr: read's report) for
+# json_checked().
+eval "bats_run_plain() $(declare -f run | sed 1d)"
+run() {
+	local a
+	bats_run_plain "$@"
+	for a in "$@"; do
+		if [ "$a" = --json ]; then
+			json_keep "$output"
+			json_keep "${stderr:-}"
+			break
+		fi
+	done
+}
+
+# json_keep TEXT: the pretty-printed document in TEXT (from a line "{" to
+# a line "}"), if any, into $T/.json-N.
+json_keep() {
+	local doc
+	doc=$(awk '/^\{$/ { on = 1 } on { print } on && /^\}$/ { exit }' <<<"$1")
+	[ -n "$doc" ] || return 0
+	JSON_N=$((${JSON_N:-0} + 1))
+	printf '%s\n' "$doc" >"$T/.json-$JSON_N"
 }
 
 # need_root WHAT: the test needs root for WHAT; without it, it fails
