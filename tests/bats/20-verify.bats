@@ -2,8 +2,8 @@
 # verify: every destination against the source.
 load helper
 
-# bats file_tags=unprivileged
 
+# bats test_tags=unprivileged
 @test "identical destinations: exit 0, all ok" {
 	img src 2M
 	cp src a
@@ -14,6 +14,7 @@ load helper
 	refute_output --partial mismatch
 }
 
+# bats test_tags=unprivileged
 @test "every differing destination and its first differing sector are reported, exit 1" {
 	img src 4M
 	cp src a
@@ -39,6 +40,7 @@ load helper
 	cmp a a.orig
 }
 
+# bats test_tags=unprivileged
 @test "verify of regions at offsets, with every engine and buffer type" {
 	img src 1M
 	img dst 2M
@@ -105,6 +107,7 @@ flip() {
 	cmp src <(tail -c +$((2048 * 512 + 1)) d.img)
 }
 
+# bats test_tags=unprivileged
 @test "a hole against data: every differing sector inside it is found" {
 	truncate -s 8M src
 	cp --sparse=always src dst
@@ -119,6 +122,7 @@ flip() {
 	[ "$(json '.regions[1].differing_ranges | tojson')" = "[[10,2],[4000,1],[16383,1]]" ]
 }
 
+# bats test_tags=unprivileged
 @test "--max-ranges: the list is cut, the counts stay exact; refused where it means nothing" {
 	img src 4M
 	cp src a
@@ -156,6 +160,7 @@ flip() {
 	done
 }
 
+# bats test_tags=unprivileged
 @test "--first stops each destination at its first difference, and the job when all differ" {
 	img src 4M
 	cp src a
@@ -182,6 +187,7 @@ flip() {
 	[ "$(json '.regions[1].differing_ranges | tojson')" = "[[300,2],[5000,1]]" ]
 }
 
+# bats test_tags=unprivileged
 @test "several destinations, each with its own damage; an identical one lists nothing" {
 	img src 4M
 	cp src a
@@ -253,8 +259,10 @@ flip() {
 	[ "$rc" = 130 ] || fail "exit $rc: $(cat err)"
 	output=$(cat out)
 	[ "$(json '.regions[1].status')" = interrupted ]
-	# The gate is at 2 MiB: sector 8000 was never compared.
-	[ "$(json '.regions[1].sectors_done')" -le 4096 ]
+	# The gate is at 2 MiB (sector 4096): sector 8000 was never compared.
+	# (Reads past the gate may complete before dmio sees the signal, on a
+	# busy machine: at most a queue's depth of 64K chunks, to sector 5120.)
+	[ "$(json '.regions[1].sectors_done')" -le 5120 ]
 	[ "$(json '.regions[1].differing_ranges | tojson')" = "[[100,2]]" ]
 	[ "$(json '.regions[1].differing_sectors')" = 2 ]
 }
