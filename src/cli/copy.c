@@ -44,6 +44,7 @@ static void copy_advance(struct job *j, struct slot *s)
 }
 
 const struct job_ops copy_ops = {
+	.hash_at_advance = true,
 	.large_zeroes = true,
 	.start = copy_start,
 	.advance = copy_advance,
@@ -103,6 +104,7 @@ static void resync_advance(struct job *j, struct slot *s)
 }
 
 const struct job_ops resync_ops = {
+	.hash_at_advance = true,
 	.buffer_per_dest = true,
 	.start = resync_start,
 	.advance = resync_advance,

@@ -59,7 +59,10 @@ void job_hash(struct job *j, struct slot *s)
 
 bool job_hash_busy(const struct job *j, const struct slot *s)
 {
-	return j->hasher && s->hash_ticket > hasher_done(j->hasher);
+	if (!j->hasher || s->hash_ticket <= hasher_done(j->hasher))
+		return false;
+	hasher_want(j->hasher, s->hash_ticket);
+	return s->hash_ticket > hasher_done(j->hasher);
 }
 
 /* Whether stream i holds every byte of r, which did not fail. */

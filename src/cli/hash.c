@@ -3,8 +3,8 @@
  * Digests while the data goes by (see hash.h).  The main thread pushes
  * (stream, buffer, length) in order; the hasher's thread takes them one by
  * one, feeds every algorithm of the stream (and of its current window),
- * counts the ticket done and writes the main thread's eventfd, which then
- * may reuse the buffer.
+ * counts the ticket done and, when the main thread waits for it, writes
+ * its eventfd; the main thread may then reuse the buffer.
  */
 #include <errno.h>
 #include <openssl/evp.h>
@@ -180,9 +180,11 @@ struct hasher {
 	pthread_cond_t cond;
 	struct item q[HASH_QUEUE];	/* a ring, under lock */
 	unsigned int head, count;
+	bool threaded;			/* the thread runs */
 	bool stop, finished;
 	uint64_t pushed;		/* the main thread's */
 	uint64_t done;			/* atomic */
+	uint64_t want;			/* atomic: the ticket the main thread waits for */
 };
 
 /* Close the current window of s. */
@@ -240,7 +242,7 @@ static void feed(struct hasher *h, struct stream *s, const char *buf, uint64_t l
 static void *hasher_thread(void *arg)
 {
 	struct hasher *h = arg;
-	uint64_t one = 1;
+	uint64_t one = 1, done, want;
 
 	pthread_mutex_lock(&h->lock);
 	for (;;) {
@@ -253,8 +255,13 @@ static void *hasher_thread(void *arg)
 		it = h->q[h->head];
 		pthread_mutex_unlock(&h->lock);
 		feed(h, &h->streams[it.stream], it.buf, it.len);
-		__atomic_add_fetch(&h->done, 1, __ATOMIC_RELEASE);
-		if (write(h->wake_fd, &one, sizeof(one)) < 0) {
+		done = __atomic_add_fetch(&h->done, 1, __ATOMIC_SEQ_CST);
+		/* Wake the main thread only when it waits for this ticket. */
+		want = __atomic_load_n(&h->want, __ATOMIC_SEQ_CST);
+		if (want && done >= want &&
+		    __atomic_compare_exchange_n(&h->want, &want, 0, false, __ATOMIC_SEQ_CST,
+						__ATOMIC_SEQ_CST) &&
+		    write(h->wake_fd, &one, sizeof(one)) < 0) {
 			/* an eventfd write fails only on overflow */
 		}
 		pthread_mutex_lock(&h->lock);
@@ -298,12 +305,14 @@ struct hasher *hasher_new(unsigned int mask, uint64_t window, unsigned int nstre
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_cond_init(&h->cond, NULL);
 	err = -pthread_create(&h->thread, NULL, hasher_thread, h);
-	if (!err)
+	if (!err) {
+		h->threaded = true;
 		return h;
+	}
 	pthread_mutex_destroy(&h->lock);
 	pthread_cond_destroy(&h->cond);
 fail:
-	h->stop = true; /* no thread to join */
+	h->finished = true; /* nothing to finish */
 	hasher_free(h);
 	errno = -err;
 	return NULL;
@@ -322,18 +331,25 @@ uint64_t hasher_push(struct hasher *h, unsigned int i, const void *buf, uint64_t
 
 uint64_t hasher_done(struct hasher *h)
 {
-	return __atomic_load_n(&h->done, __ATOMIC_ACQUIRE);
+	return __atomic_load_n(&h->done, __ATOMIC_SEQ_CST);
+}
+
+void hasher_want(struct hasher *h, uint64_t ticket)
+{
+	__atomic_store_n(&h->want, ticket, __ATOMIC_SEQ_CST);
 }
 
 void hasher_finish(struct hasher *h)
 {
 	if (h->finished)
 		return;
-	pthread_mutex_lock(&h->lock);
-	h->stop = true;
-	pthread_cond_broadcast(&h->cond);
-	pthread_mutex_unlock(&h->lock);
-	pthread_join(h->thread, NULL);
+	if (h->threaded) {
+		pthread_mutex_lock(&h->lock);
+		h->stop = true;
+		pthread_cond_broadcast(&h->cond);
+		pthread_mutex_unlock(&h->lock);
+		pthread_join(h->thread, NULL);
+	}
 	h->finished = true;
 	for (unsigned int i = 0; i < h->nstreams; i++) {
 		struct stream *s = &h->streams[i];
@@ -382,8 +398,7 @@ void hasher_free(struct hasher *h)
 {
 	if (!h)
 		return;
-	if (!h->stop)
-		hasher_finish(h);
+	hasher_finish(h);
 	for (unsigned int i = 0; h->streams && i < h->nstreams; i++) {
 		struct stream *s = &h->streams[i];
 
@@ -395,7 +410,7 @@ void hasher_free(struct hasher *h)
 	}
 	for (unsigned int a = 0; a < HASH_COUNT; a++)
 		EVP_MD_free(h->md[a]);
-	if (h->finished) {
+	if (h->threaded) {
 		pthread_mutex_destroy(&h->lock);
 		pthread_cond_destroy(&h->cond);
 	}

@@ -42,8 +42,8 @@ struct hash_window {
 struct hasher;
 
 /* A hasher of nstreams streams with the algorithms of mask, windows of
- * window bytes (0: none); it writes wake_fd (an eventfd) when a ticket is
- * done.  NULL, errno set, when it cannot start. */
+ * window bytes (0: none); it writes wake_fd (an eventfd) when the ticket
+ * hasher_want() named is done.  NULL, errno set, when it cannot start. */
 struct hasher *hasher_new(unsigned int mask, uint64_t window, unsigned int nstreams,
 			  int wake_fd);
 /* Feed len bytes at buf (NULL: zeroes) to stream i, after what was fed
@@ -51,6 +51,10 @@ struct hasher *hasher_new(unsigned int mask, uint64_t window, unsigned int nstre
 uint64_t hasher_push(struct hasher *h, unsigned int i, const void *buf, uint64_t len);
 /* Tickets done so far: every ticket up to it. */
 uint64_t hasher_done(struct hasher *h);
+/* The main thread is about to wait for ticket: the hasher writes wake_fd
+ * once it is done (and only then: no wake-up for every chunk).  Look at
+ * hasher_done() again after it, before sleeping. */
+void hasher_want(struct hasher *h, uint64_t ticket);
 /* Wait until everything pushed is hashed, and finish every stream. */
 void hasher_finish(struct hasher *h);
 /* After hasher_finish(): bytes fed to stream i; its hex digest of a; its

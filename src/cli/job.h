@@ -96,6 +96,9 @@ struct job_ops {
 	/* Its chunks of zeroes (a hole of a file source; zero's) may be as
 	 * large as ZERO_CHUNK_MAX: nothing is read into a buffer for them. */
 	bool large_zeroes;
+	/* --hash feeds the data stream when a chunk's first phase ends (its
+	 * source's buffer is final then), not when it retires. */
+	bool hash_at_advance;
 	/* A new chunk s (off and len set; zero and unread when it is a hole
 	 * of a file source): submit its first calls, or put it in SLOT_FILL
 	 * to be filled from j->infd; with neither, it is advanced as is. */

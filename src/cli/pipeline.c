@@ -396,6 +396,8 @@ static bool advance_slots(struct job *j)
 			moved = true;
 		} else if (s->state == SLOT_READY && !(first && earlier)) {
 			drive(j, s, j->ops->advance);
+			if (first && s->len && j->hasher && j->ops->hash_at_advance)
+				job_hash(j, s);
 			moved = true;
 		}
 		earlier |= !s->wrote && s->state != SLOT_DONE;
@@ -426,7 +428,7 @@ static bool retire_slots(struct job *j)
 				j->src->done = j->progress;
 			if (j->src && !s->unread)
 				j->res->bytes_read += s->len << DMIO_SECTOR_SHIFT;
-			if (j->hasher && s->len)
+			if (j->hasher && s->len && !j->ops->hash_at_advance)
 				job_hash(j, s);
 		}
 		s->state = SLOT_FREE;

@@ -193,6 +193,7 @@ static void read_retire(struct job *j, struct slot *s)
 }
 
 const struct job_ops read_ops = {
+	.hash_at_advance = true,
 	.start = read_start,
 	.advance = read_advance,
 	.retire = read_retire,
