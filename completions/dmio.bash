@@ -30,7 +30,8 @@ _dmio()
 
 	local commands="copy verify read write zero info"
 	local opts="--sync --async --engine= --buffer= --chunk= --queue-depth= --direct
-		--no-direct --input= --output= --map= --no-sparse --target-is-zero
+		--no-direct --input= --output= --map= --keep-going --retries=
+		--no-sparse --target-is-zero
 		--write-changed --discard --connections= --tls-psk= --tls-certificates=
 		--progress --json --force
 		--dry-run --no-flush --quiet --verbose --help --version
@@ -65,6 +66,10 @@ _dmio()
 		COMPREPLY=($(compgen -W "1 2 4 8 16" -- "$cur"))
 		return
 		;;
+	--retries)
+		COMPREPLY=($(compgen -W "0 1 2 3" -- "$cur"))
+		return
+		;;
 	--help | -h | --version | -V)
 		return
 		;;
@@ -81,7 +86,7 @@ _dmio()
 	local i cmd=
 	for ((i = 1; i < cword; i++)); do
 		case ${words[i]} in
-		-i | -o | --input | --output | --map | --buffer | --chunk | --queue-depth)
+		-i | -o | --input | --output | --map | --buffer | --chunk | --queue-depth | --retries)
 			((i++))
 			;;
 		-*) ;;

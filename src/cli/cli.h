@@ -29,6 +29,7 @@
 #define ENGINE_DEPTH_MAX 1024u		/* engine requests in flight, at most */
 #define IN_FLIGHT_MAX (256u << 20)	/* bytes of chunk buffers, at most */
 #define ZERO_CHUNK_MAX (256u << 20)	/* a chunk of zeroes that needs no buffer */
+#define RETRIES_MAX 100u		/* --retries: passes over the bad ranges */
 
 enum exit_code {
 	EXIT_OK = 0,
@@ -61,6 +62,8 @@ struct opts {
 	const char *input, *output; /* write -i, read -o */
 	bool stdin_closed, stdout_closed; /* at start: they are /dev/null now */
 	const char *map;	/* copy --map FILE */
+	bool keep_going;	/* copy: go on past the source's bad sectors */
+	unsigned int retries;	/* copy --keep-going: passes over the bad ranges */
 	/* NBD regions: connections per export (0: the library's 4), TLS. */
 	unsigned int connections;
 	const char *tls_psk, *tls_certificates;
@@ -150,6 +153,25 @@ void dev_identity(const struct dev *d, char *buf, size_t len);
 
 /* ---- regions (region.c): a spec, resolved, checked and opened ---- */
 
+/* Sectors a copy could not read from its source (rescue.c): sorted,
+ * disjoint, never adjacent; relative to the region's start. */
+struct bad_range {
+	uint64_t start, count;
+};
+
+struct bad_list {
+	struct bad_range *v;
+	unsigned int n, cap;
+	int err;		/* the errno of the first failure, 0 when unknown */
+};
+
+/* Add or remove [start, +count): 0 or -ENOMEM. */
+int bad_add(struct bad_list *l, uint64_t start, uint64_t count);
+int bad_remove(struct bad_list *l, uint64_t start, uint64_t count);
+/* The sectors of l below sector end. */
+uint64_t bad_sectors(const struct bad_list *l, uint64_t end);
+void bad_free(struct bad_list *l);
+
 enum role { ROLE_SOURCE, ROLE_DEST };
 enum status {
 	ST_PENDING, ST_OK, ST_ERROR, ST_MISMATCH,
@@ -174,6 +196,12 @@ struct region {
 	uint64_t bad_sector;	/* absolute, for ST_ERROR and ST_MISMATCH */
 	char *error;		/* the reason, for ST_ERROR */
 	bool no_zeroes;		/* it cannot write zeroes (EOPNOTSUPP): data from now on */
+	/* copy --keep-going, --map: the source's bad sectors; a destination's
+	 * rewrites of them below its done prefix, not yet flushed, from
+	 * sector refill_from (relative) on. */
+	struct bad_list bad;
+	bool refilled;
+	uint64_t refill_from;
 };
 
 /* The smallest I/O on r, in sectors: its logical block under O_DIRECT,

@@ -168,6 +168,7 @@ int main(int argc, const char **argv)
 		free(r[i].shown);
 		free(r[i].path);
 		free(r[i].error);
+		bad_free(&r[i].bad);
 	}
 	free(r);
 	options_free();
