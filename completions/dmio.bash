@@ -30,7 +30,8 @@ _dmio()
 
 	local commands="copy verify read write zero info"
 	local opts="--sync --async --engine= --buffer= --chunk= --queue-depth= --direct
-		--no-direct --input= --output= --map= --no-sparse --target-is-zero
+		--no-direct --input= --output= --map= --keep-going --retries=
+		--no-sparse --target-is-zero
 		--write-changed --discard --first --max-ranges= --connections= --tls-psk=
 		--tls-certificates= --hash= --hash-window= --hash-log= --digest-file=
 		--rate= --progress --progress= --json --force
@@ -92,6 +93,10 @@ _dmio()
 			return
 		fi
 		;;
+	--retries)
+		COMPREPLY=($(compgen -W "0 1 2 3" -- "$cur"))
+		return
+		;;
 	--help | -h | --version | -V)
 		return
 		;;
@@ -108,7 +113,7 @@ _dmio()
 	local i cmd=
 	for ((i = 1; i < cword; i++)); do
 		case ${words[i]} in
-		-i | -o | --input | --output | --map | --buffer | --chunk | --queue-depth | --max-ranges | --rate)
+		-i | -o | --input | --output | --map | --buffer | --chunk | --queue-depth | --max-ranges | --rate | --retries)
 			((i++))
 			;;
 		-*) ;;

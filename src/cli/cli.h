@@ -32,6 +32,7 @@
 #define RANGES_DEFAULT 1000u		/* verify: differing ranges listed per destination */
 #define RANGES_MAX 1000000u		/* --max-ranges, at most (16 bytes each) */
 #define RANGES_SHOWN 3u			/* of them in the table */
+#define RETRIES_MAX 100u		/* --retries: passes over the bad ranges */
 
 enum exit_code {
 	EXIT_OK = 0,
@@ -66,6 +67,8 @@ struct opts {
 	const char *map;	/* copy --map FILE */
 	bool first;		/* verify: a destination ends at its first difference */
 	unsigned int max_ranges; /* verify: differing ranges listed, at most */
+	bool keep_going;	/* copy: go on past the source's bad sectors */
+	unsigned int retries;	/* copy --keep-going: passes over the bad ranges */
 	/* NBD regions: connections per export (0: the library's 4), TLS. */
 	unsigned int connections;
 	const char *tls_psk, *tls_certificates;
@@ -163,6 +166,25 @@ void dev_identity(const struct dev *d, char *buf, size_t len);
 
 /* ---- regions (region.c): a spec, resolved, checked and opened ---- */
 
+/* Sectors a copy could not read from its source (rescue.c): sorted,
+ * disjoint, never adjacent; relative to the region's start. */
+struct bad_range {
+	uint64_t start, count;
+};
+
+struct bad_list {
+	struct bad_range *v;
+	unsigned int n, cap;
+	int err;		/* the errno of the first failure, 0 when unknown */
+};
+
+/* Add or remove [start, +count): 0 or -ENOMEM. */
+int bad_add(struct bad_list *l, uint64_t start, uint64_t count);
+int bad_remove(struct bad_list *l, uint64_t start, uint64_t count);
+/* The sectors of l below sector end. */
+uint64_t bad_sectors(const struct bad_list *l, uint64_t end);
+void bad_free(struct bad_list *l);
+
 enum role { ROLE_SOURCE, ROLE_DEST };
 
 /* A full verify's differences on a destination (diffs.c): the counts are
@@ -203,6 +225,12 @@ struct region {
 	unsigned int digest;	/* its stream + 1, or 0: none (not hashed, or not all of it) */
 	const struct digest_entry *expected;
 	struct diffs diffs;	/* verify (without --first): what differs */
+	/* copy --keep-going, --map: the source's bad sectors; a destination's
+	 * rewrites of them below its done prefix, not yet flushed, from
+	 * sector refill_from (relative) on. */
+	struct bad_list bad;
+	bool refilled;
+	uint64_t refill_from;
 };
 
 /* The smallest I/O on r, in sectors: its logical block under O_DIRECT,

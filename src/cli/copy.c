@@ -57,7 +57,7 @@ static void resync_start(struct job *j, struct slot *s)
 {
 	s->ndest = 0;
 	for (unsigned int i = 0; i < j->ndst; i++)
-		if (dest_active(&j->dst[i]) && s->off >= j->dst[i].resume)
+		if (dest_active(&j->dst[i]) && (s->off >= j->dst[i].resume || s->bad))
 			s->dest[s->ndest++] = i;
 	for (unsigned int k = 0; k < s->ndest; k++) {
 		struct region *d = &j->dst[s->dest[k]];

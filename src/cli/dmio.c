@@ -175,6 +175,7 @@ int main(int argc, const char **argv)
 		free(r[i].path);
 		free(r[i].error);
 		diffs_free(&r[i].diffs);
+		bad_free(&r[i].bad);
 	}
 	free(r);
 	digests_release();

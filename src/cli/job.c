@@ -62,7 +62,8 @@ static int job_resume(struct job *j, struct region *r, unsigned int n,
 		if (j->dst[i].resume < j->next)
 			j->next = j->dst[i].resume;
 	j->progress = j->src->done = j->next;
-	return 0;
+	/* And the bad ranges of the source before that. */
+	return rescue_plan(j);
 }
 
 /* Success is reported only for what is on the device. */
@@ -102,9 +103,9 @@ static void finish_status(struct job *j, struct region *r)
 /* The pipeline's run, with progress, and the destinations flushed. */
 static void job_go(struct job *j)
 {
-	uint64_t first = j->progress;
-
 	pipeline_run(j);
+	if (j->o->keep_going)
+		rescue_passes(j);
 	progress_update(j->res, j->progress << DMIO_SECTOR_SHIFT, true);
 	job_flush(j);
 	if (j->o->op == OP_WRITE && j->res->stop == STOP_NONE) {
@@ -122,7 +123,7 @@ static void job_go(struct job *j)
 	stream_close(j);
 	if (j->resume_map)
 		job_checkpoint(j, true);
-	j->res->bytes = (j->progress - first) << DMIO_SECTOR_SHIFT;
+	j->res->bytes = j->retired << DMIO_SECTOR_SHIFT;
 	j->res->chunks = j->nslots;
 	j->res->chunk = j->chunk << DMIO_SECTOR_SHIFT;
 	dmio_client_stats(j->client, &j->res->stats);
@@ -185,6 +186,7 @@ int job_run_with(const struct opts *o, struct region *r, unsigned int n,
 	}
 	if (err)
 		goto out;
+	rescue_status(&j);
 	if (j.src)
 		finish_status(&j, j.src);
 	for (unsigned int i = 0; i < j.ndst; i++)

@@ -75,6 +75,12 @@ struct slot {
 	bool *dest_hole;		/* reads of destinations: dest[i]'s part is a hole */
 	unsigned int ndest;
 	uint64_t hash_ticket;		/* its buffers are the hasher's until it is done */
+	/* copy: s is in a bad range of the source, retried (rescue.c); the
+	 * bad blocks its read found (--keep-going); bit i: destination i's
+	 * write of it succeeded. */
+	bool bad;
+	struct bad_list found;
+	unsigned long legs_ok;
 };
 
 struct job;
@@ -149,6 +155,13 @@ struct job {
 	bool map_failed;
 	struct hasher *hasher;		/* --hash, --digest-file (digests.c) */
 	struct rate rate;		/* --rate */
+	uint64_t retired;		/* sectors retired, over every pass */
+	/* copy: the pass's plan (rescue.c): the bad ranges to retry, in
+	 * order, and everything from sector from on. */
+	struct bad_range *retry;
+	unsigned int nretry, iretry;
+	uint64_t from;
+	unsigned int found_pending;	/* ranges in slots' found, not yet retired */
 };
 
 /* ---- for the job kinds (pipeline.c) ---- */
@@ -237,6 +250,30 @@ double rate_due(const struct rate *b);
 /* What the new chunk s costs, in bytes; a chunk of zeroes that costs is
  * cut to what the bucket holds, so that it is paced as data is. */
 uint64_t rate_cost(struct job *j, struct slot *s);
+
+/* ---- copy --keep-going and the bad ranges of the source (rescue.c) ---- */
+
+/* --keep-going: s's read failed.  Narrow every failure to its block, zero
+ * the bad blocks in the buffer and note them in s->found; the rest is
+ * read.  UINT64_MAX, or the sector (absolute) where too many bad ranges
+ * stop the copy, its errno in *err. */
+uint64_t rescue_read(struct job *j, struct slot *s, int *err);
+/* The pass starts at j->next: from then on everything is done, and
+ * before that, the source's bad ranges only.  0 or -ENOMEM. */
+int rescue_plan(struct job *j);
+/* Move j->next past what the plan skips; returns it. */
+uint64_t rescue_skip(struct job *j);
+/* Cut the new chunk s at the bad ranges' edges; is it in one? */
+void rescue_cut(struct job *j, struct slot *s);
+/* s is leaving (retired, when done): update the source's bad ranges. */
+void rescue_retire(struct job *j, struct slot *s, bool done);
+/* Destination d's write over a bad range it held zeroes for (at sector
+ * off, relative) failed at sector bad (absolute) (ok: it did not fail). */
+void rescue_refill(struct region *d, uint64_t off, bool ok, uint64_t bad);
+/* --retries: passes over the bad ranges that are left. */
+void rescue_passes(struct job *j);
+/* The source's status and read_error, from its bad ranges. */
+void rescue_status(struct job *j);
 
 /* ---- read's output, write's input (stream.c) ---- */
 

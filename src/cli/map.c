@@ -40,12 +40,13 @@ static bool unescape(char *s)
 	return true;
 }
 
-const char *map_range_add(struct map_range **v, unsigned int *n,
-			  uint64_t start, uint64_t count)
+/* Append a range, of at most max: NULL or a message. */
+static const char *range_add(struct map_range **v, unsigned int *n, unsigned int max,
+			     uint64_t start, uint64_t count)
 {
 	struct map_range *nv;
 
-	if (*n >= MAP_MAX_RANGES)
+	if (*n >= max)
 		return "too many ranges";
 	nv = realloc(*v, (*n + 1) * sizeof(**v));
 	if (!nv)
@@ -53,6 +54,17 @@ const char *map_range_add(struct map_range **v, unsigned int *n,
 	*v = nv;
 	nv[(*n)++] = (struct map_range){ start, count };
 	return NULL;
+}
+
+const char *map_range_add(struct map_range **v, unsigned int *n,
+			  uint64_t start, uint64_t count)
+{
+	return range_add(v, n, MAP_MAX_RANGES, start, count);
+}
+
+const char *map_bad_add(struct map *m, uint64_t start, uint64_t count)
+{
+	return range_add(&m->bad, &m->nbad, MAP_MAX_BAD, start, count);
 }
 
 /* Split line into at most max words at single spaces; returns the count. */
@@ -114,6 +126,15 @@ static const char *parse_line(char *line, struct map *m)
 		return w[0][0] == 'd' ? map_range_add(&d->done, &d->ndone, b, c)
 				      : map_range_add(&d->failed, &d->nfailed, b, c);
 	}
+	if (!strcmp(w[0], "bad") && m->version > 2) {
+		if (n != 3 || !number(w[1], &a) || !number(w[2], &b))
+			return "expected: bad START COUNT";
+		if (!m->src.path)
+			return "a bad range before the source";
+		if (!b || a > m->src.count || b > m->src.count - a)
+			return "a range outside the source";
+		return map_bad_add(m, a, b);
+	}
 	return "unknown line";
 }
 
@@ -138,8 +159,9 @@ const char *map_parse(const char *text, size_t len, struct map *m, unsigned int 
 		next = strchr(line, '\n');
 		*next++ = 0;
 		if (*lineno == 1) {
-			m->version = !strcmp(line, MAP_MAGIC) ? 2 : !strcmp(line, MAP_MAGIC_1) ? 1 : 0;
-			err = m->version ? NULL : "not a dmio map, version 1 or 2";
+			m->version = !strcmp(line, MAP_MAGIC) ? 2 : !strcmp(line, MAP_MAGIC_1) ? 1
+				   : !strcmp(line, MAP_MAGIC_3) ? 3 : 0;
+			err = m->version ? NULL : "not a dmio map, version 1, 2 or 3";
 		} else
 			err = parse_line(line, m);
 		if (err)
@@ -162,6 +184,7 @@ void map_free(struct map *m)
 		free(m->dst[i].done);
 		free(m->dst[i].failed);
 	}
+	free(m->bad);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -224,7 +247,7 @@ int map_write(const char *path, const struct map *m)
 		}
 		goto out;
 	}
-	fprintf(f, "%s\n", MAP_MAGIC);
+	fprintf(f, "%s\n", m->nbad ? MAP_MAGIC_3 : MAP_MAGIC);
 	put_region(f, "source", &m->src);
 	for (unsigned int i = 0; i < m->ndst; i++)
 		put_region(f, "destination", &m->dst[i]);
@@ -238,6 +261,9 @@ int map_write(const char *path, const struct map *m)
 				(unsigned long long)m->dst[i].failed[k].start,
 				(unsigned long long)m->dst[i].failed[k].count);
 	}
+	for (unsigned int k = 0; k < m->nbad; k++)
+		fprintf(f, "bad %llu %llu\n", (unsigned long long)m->bad[k].start,
+			(unsigned long long)m->bad[k].count);
 	if (fflush(f) || fsync(fileno(f)))
 		err = -errno;
 	if (fclose(f) && !err)

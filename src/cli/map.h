@@ -8,11 +8,14 @@
  *   destination PATH SECTOR COUNT ID     one per destination, in order
  *   done I START COUNT                   sectors [START, START+COUNT) of
  *   failed I START COUNT                 destination I's region
+ *   bad START COUNT                      of the source's, unreadable
+ *                                        (version 3 only)
  *
  * PATH has backslash, whitespace and control bytes written as \ooo (octal),
  * as /proc/self/mounts does; ID is what the device or file was (see
- * dev_identity()).  Version 1 maps, without ID, are read too.  The parser
- * is pure, for tests and fuzzing.
+ * dev_identity()).  A map is written as version 2, or 3 when it has bad
+ * lines; version 1 maps, without ID, are read too.  The parser is pure,
+ * for tests and fuzzing.
  */
 #ifndef DMIO_MAP_H
 #define DMIO_MAP_H
@@ -23,7 +26,9 @@
 
 #define MAP_MAGIC "dmio-map 2"
 #define MAP_MAGIC_1 "dmio-map 1"
+#define MAP_MAGIC_3 "dmio-map 3"
 #define MAP_MAX_RANGES 4096	/* per destination and kind */
+#define MAP_MAX_BAD 65536	/* bad ranges of the source */
 #define MAP_MAX_DESTS 64
 
 struct map_range {
@@ -43,6 +48,8 @@ struct map {
 	struct map_region src;
 	struct map_region dst[MAP_MAX_DESTS];
 	unsigned int ndst;
+	struct map_range *bad;	/* of the source, relative to its start */
+	unsigned int nbad;
 };
 
 /* Parse len bytes of text into *m.  Returns NULL, or a message naming the
@@ -53,6 +60,9 @@ void map_free(struct map *m);
 /* Append a range: NULL or a message. */
 const char *map_range_add(struct map_range **v, unsigned int *n,
 			  uint64_t start, uint64_t count);
+
+/* Append a bad range of the source: NULL or a message. */
+const char *map_bad_add(struct map *m, uint64_t start, uint64_t count);
 
 /* Where destination d's completed prefix ends: sectors [0, resume) are on it. */
 uint64_t map_resume(const struct map_region *d);

@@ -54,6 +54,10 @@ static const char usage_text[] =
 	" -o, --output=FILE        read: write the data to FILE, not stdout (-: stdout)\n"
 	"     --map=FILE           copy: record progress per destination in FILE;\n"
 	"                          run again with it to copy only what is missing\n"
+	"     --keep-going         copy: go on past unreadable source sectors,\n"
+	"                          writing zeroes for them, and list them (exit 3)\n"
+	"     --retries=N          copy --keep-going: read the bad sectors again, up\n"
+	"                          to N more passes (default 0)\n"
 	"     --no-sparse          write every byte: no holes, no write-zeroes\n"
 	"     --target-is-zero     copy, write: the destinations read as zeroes;\n"
 	"                          skip the source's zeroes\n"
@@ -277,6 +281,8 @@ static void parse_options(poptContext pc, struct opts *o, char **v)
 		o->depth = u32_or_err(v[3], "--queue-depth", 1, DEPTH_MAX);
 	if (v[4])
 		o->connections = u32_or_err(v[4], "--connections", 1, DMIO_NBD_MAX_CONNECTIONS);
+	if (v[9])
+		o->retries = u32_or_err(v[9], "--retries", 0, RETRIES_MAX);
 	if ((v[5] && !*v[5]) || (v[6] && !*v[6]))
 		errtryhelp("%s: an empty file name", v[5] && !*v[5] ? "--tls-psk" : "--tls-certificates");
 	o->tls_psk = v[5];
@@ -321,6 +327,9 @@ static void check_digest_options(const struct opts *o)
 		errtryhelp("%s needs --hash", o->hash_window ? "--hash-window" : "--hash-log");
 	if (o->hash_log && o->digest_file)
 		errtryhelp("--hash-log and --digest-file: conflicting options");
+	if (o->hash_mask && o->keep_going)
+		errtryhelp("--hash and --keep-going: a rescue reads bad ranges again, out of "
+			   "order");
 }
 
 /* The command, and whether the options go with it. */
@@ -351,6 +360,8 @@ static void parse_command(const char *cmd, struct opts *o)
 		errtryhelp("--discard and --no-sparse: conflicting options");
 	if (o->write_changed && o->op != OP_COPY)
 		errtryhelp("--write-changed is for copy only");
+	if (o->keep_going && o->op != OP_COPY)
+		errtryhelp("--keep-going is for copy only");
 	if (o->target_is_zero && o->op != OP_COPY && o->op != OP_WRITE)
 		errtryhelp("--target-is-zero is for copy and write only");
 	if (o->first && o->op != OP_VERIFY)
@@ -390,13 +401,14 @@ static const char **progress_bare(int argc, const char **argv)
 const char **options_parse(int argc, const char **argv, struct opts *o)
 {
 	/* -, --buffer, --chunk, --queue-depth, --connections, --tls-psk, --tls-certificates,
-	 * --max-ranges, --rate */
-	char *v[9] = { NULL };
+	 * --max-ranges, --rate, --retries */
+	char *v[10] = { NULL };
 	char *h[4] = { NULL }; /* --hash, --hash-window, --hash-log, --digest-file */
 	char *input = NULL, *output = NULL, *map = NULL;
 	int force = 0, dry_run = 0, no_flush = 0, quiet = 0, verbose = 0;
-	/* --no-sparse, --target-is-zero, --discard, --write-changed, --first */
-	int flag[5] = { 0 };
+	/* --no-sparse, --target-is-zero, --discard, --write-changed, --first,
+	 * --keep-going */
+	int flag[6] = { 0 };
 	struct poptOption table[] = {
 		{ "sync", 0, POPT_ARG_NONE, NULL, OPT_SYNC, NULL, NULL },
 		{ "async", 0, POPT_ARG_NONE, NULL, OPT_ASYNC, NULL, NULL },
@@ -417,6 +429,8 @@ const char **options_parse(int argc, const char **argv, struct opts *o)
 		{ "input", 'i', POPT_ARG_STRING, &input, 0, NULL, NULL },
 		{ "output", 'o', POPT_ARG_STRING, &output, 0, NULL, NULL },
 		{ "map", 0, POPT_ARG_STRING, &map, 0, NULL, NULL },
+		{ "keep-going", 0, POPT_ARG_NONE, &flag[5], 0, NULL, NULL },
+		{ "retries", 0, POPT_ARG_STRING, &v[9], 0, NULL, NULL },
 		{ "no-sparse", 0, POPT_ARG_NONE, &flag[0], 0, NULL, NULL },
 		{ "target-is-zero", 0, POPT_ARG_NONE, &flag[1], 0, NULL, NULL },
 		{ "discard", 0, POPT_ARG_NONE, &flag[2], 0, NULL, NULL },
@@ -449,12 +463,14 @@ const char **options_parse(int argc, const char **argv, struct opts *o)
 	o->no_flush = no_flush, o->quiet = quiet, o->verbose = verbose;
 	o->input = input, o->output = output, o->map = map;
 	o->no_sparse = flag[0], o->target_is_zero = flag[1], o->discard = flag[2];
-	o->write_changed = flag[3], o->first = flag[4];
+	o->write_changed = flag[3], o->first = flag[4], o->keep_going = flag[5];
 	parse_command(poptGetArg(pc), o);
 	if (v[7] && o->op != OP_VERIFY)
 		errtryhelp("--max-ranges is for verify only");
 	if (v[7] && o->first)
 		errtryhelp("--first and --max-ranges: conflicting options");
+	if (v[9] && !o->keep_going)
+		errtryhelp("--retries needs --keep-going");
 	json_stderr = o->op == OP_READ && (!o->output || !strcmp(o->output, "-"));
 	return poptGetArgs(pc);
 }

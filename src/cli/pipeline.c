@@ -238,8 +238,9 @@ bool job_source_ok(struct job *j, struct slot *s)
 	int err;
 
 	if (s->off < j->limit && slot_call_failed(s, 0, 0)) {
-		uint64_t bad = narrow(j, src, DMIO_READ, s->buf[0].mem, first,
-					  s->res[0].error_sector, first + s->len, &err);
+		uint64_t bad = j->o->keep_going ? rescue_read(j, s, &err)
+			: narrow(j, src, DMIO_READ, s->buf[0].mem, first, s->res[0].error_sector,
+				 first + s->len, &err);
 
 		/* The source is read again, so a read that works the second
 		 * time leaves the buffer whole, and nothing was written yet. */
@@ -353,6 +354,7 @@ static void chunk_place(struct job *j, struct slot *s)
 	for (unsigned int i = 0; j->resume_map && i < j->ndst; i++)
 		if (j->dst[i].resume > s->off && j->dst[i].resume - s->off < s->len)
 			s->len = j->dst[i].resume - s->off;
+	rescue_cut(j, s);
 }
 
 /* Start new chunks while there are free slots and, with --rate, tokens. */
@@ -361,7 +363,7 @@ static bool start_chunks(struct job *j)
 	bool moved = false;
 
 	j->rate.due = 0;
-	while (j->used < j->nslots && j->next < j->limit && !filling(j) &&
+	while (j->used < j->nslots && rescue_skip(j) < j->limit && !filling(j) &&
 	       !job_hash_busy(j, slot_at(j, j->used))) {
 		struct slot *s = slot_at(j, j->used);
 
@@ -412,8 +414,9 @@ static bool retire_slots(struct job *j)
 
 	while (j->used && j->slots[j->head].state == SLOT_DONE) {
 		struct slot *s = &j->slots[j->head];
+		bool done = s->off < j->limit && s->len;
 
-		if (s->off < j->limit && s->len) {
+		if (done) {
 			if (s->off + s->len > j->limit)
 				s->len = j->limit - s->off;
 			if (j->ops->retire)
@@ -421,9 +424,10 @@ static bool retire_slots(struct job *j)
 			/* Every destination failed or differs: stop after s. */
 			if (j->ndst && !active_dests(j))
 				job_stop_at(j, s->off + s->len, STOP_DESTS);
-			if (s->off < j->limit)
+			if (s->off < j->limit && s->off + s->len > j->progress)
 				j->progress = s->off + s->len < j->limit ? s->off + s->len
 									 : j->limit;
+			j->retired += s->len;
 			if (j->src)
 				j->src->done = j->progress;
 			if (j->src && !s->unread)
@@ -431,6 +435,7 @@ static bool retire_slots(struct job *j)
 			if (j->hasher && s->len && !j->ops->hash_at_advance)
 				job_hash(j, s);
 		}
+		rescue_retire(j, s, done);
 		s->state = SLOT_FREE;
 		j->head = (j->head + 1) % j->nslots;
 		j->used--;
@@ -588,8 +593,10 @@ void pipeline_free(struct job *j)
 		free(j->slots[i].dest);
 		free(j->slots[i].dest_call);
 		free(j->slots[i].dest_hole);
+		bad_free(&j->slots[i].found);
 	}
 	free(j->slots);
+	free(j->retry);
 	bufs_free(j);
 	if (j->wake_fd >= 0) {
 		pthread_mutex_destroy(&j->done_lock);

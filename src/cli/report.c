@@ -20,10 +20,10 @@ enum {
 	COL_DONE, COL_STATUS, COL_ERROR, COL_BYTES, COL_LOGSEC, COL_PHYSEC,
 	COL_RO, COL_TYPE, COL_UUID, COL_LABEL, COL_PTUUID, COL_PARTUUID,
 	COL_PARTLABEL, COL_MOUNT, COL_HOLDER, COL_MINIO, COL_OPTIO, COL_MAXIO,
-	COL_FEATURES,
+	COL_FEATURES, COL_BAD, COL_BADRANGES,
 };
 
-enum kind { TEXT, NUMBER, BOOL, LIST };
+enum kind { TEXT, NUMBER, BOOL, LIST, RANGES };
 
 struct colinfo {
 	const char *name;	/* the table's header */
@@ -31,7 +31,8 @@ struct colinfo {
 	double whint;		/* libsmartcols width hint */
 	int flags;		/* SCOLS_FL_* */
 	enum kind kind;		/* JSON: a string, a number ("1"), a boolean ("1", "0"),
-				 * an array of strings ("a,b") */
+				 * an array of strings ("a,b"), of [sector, count]
+				 * pairs ("8+2,100+1") */
 	bool optional;		/* JSON: left out when empty, not null */
 };
 
@@ -62,6 +63,8 @@ static const struct colinfo infos[] = {
 	[COL_OPTIO] = { "OPT-IO", "optimal_io", 0, R, NUMBER, true },
 	[COL_MAXIO] = { "MAX-IO", "max_io", 0, R, NUMBER, true },
 	[COL_FEATURES] = { "FEATURES", "features", 0, 0, LIST, true },
+	[COL_BAD] = { "BAD", "bad_sectors", 0, R, NUMBER, true },
+	[COL_BADRANGES] = { "BAD-RANGES", "bad_ranges", 0, 0, RANGES, true },
 };
 #undef R
 
@@ -72,7 +75,7 @@ static const int status_table[] = {
 
 static const int status_json[] = {
 	COL_INDEX, COL_ROLE, COL_REGION, COL_DEVICE, COL_SECTOR, COL_COUNT,
-	COL_STATUS, COL_DONE, COL_ERROR,
+	COL_STATUS, COL_DONE, COL_ERROR, COL_BAD, COL_BADRANGES,
 };
 
 /* info's table: the columns of every region, then an NBD export's where
@@ -113,6 +116,7 @@ struct row {
 	const struct job_result *res; /* a job's status */
 	const struct region *src;     /* and its source (it failed: where) */
 	bool verify;
+	bool bad;		      /* and its bad sectors (copy --keep-going, --map) */
 	const struct ident *id;       /* info */
 };
 
@@ -166,6 +170,57 @@ static char *region_message(const struct row *rw)
 	return n < 0 ? NULL : m;
 }
 
+/* The source's bad sectors that rw's region has: all of them for
+ * the source, those in its done prefix (zeroes) for a destination. */
+static uint64_t bad_end(const struct row *rw)
+{
+	return rw->r->role == ROLE_SOURCE ? UINT64_MAX : rw->r->done;
+}
+
+static uint64_t bad_count(const struct row *rw)
+{
+	return bad_sectors(&rw->src->bad, bad_end(rw));
+}
+
+/* Where they are, in the region's own sectors: "sector+count,...". */
+static char *bad_ranges(const struct row *rw)
+{
+	const struct bad_list *l = &rw->src->bad;
+	uint64_t end = bad_end(rw);
+	char *s = NULL;
+	size_t len;
+	FILE *f = open_memstream(&s, &len);
+
+	if (!f)
+		return NULL;
+	for (unsigned int i = 0; i < l->n && l->v[i].start < end; i++)
+		fprintf(f, "%s%llu+%llu", i ? "," : "",
+			(unsigned long long)(rw->r->sector + l->v[i].start),
+			(unsigned long long)(l->v[i].start + l->v[i].count <= end
+						     ? l->v[i].count : end - l->v[i].start));
+	if (fclose(f)) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* Status s, and the bad sectors rw's region has, if any. */
+static char *bad_status(const struct row *rw, char *s)
+{
+	uint64_t bad = rw->bad && s ? bad_count(rw) : 0;
+	char *t;
+
+	if (!bad)
+		return s;
+	if (asprintf(&t, rw->r->role == ROLE_SOURCE ? "%s; %llu sectors unreadable"
+						    : "%s; %llu sectors of zeroes, unreadable on the source",
+		     s, (unsigned long long)bad) < 0)
+		t = NULL;
+	free(s);
+	return t;
+}
+
 /* The table's STATUS: the status, with the reason where it is not ok. */
 static char *table_status(const struct row *rw)
 {
@@ -181,7 +236,7 @@ static char *table_status(const struct row *rw)
 			s = NULL;
 	}
 	free(msg);
-	return s ? s : strdup(status_names[r->status]);
+	return bad_status(rw, s ? s : strdup(status_names[r->status]));
 }
 
 static char *number(uint64_t v)
@@ -227,6 +282,8 @@ static char *cell(const struct row *rw, int col, bool json)
 	case COL_OPTIO: return rw->id->opt_io ? number(rw->id->opt_io) : NULL;
 	case COL_MAXIO: return rw->id->max_io ? number(rw->id->max_io) : NULL;
 	case COL_FEATURES: return dup_or_null(rw->id->features);
+	case COL_BAD: return rw->bad ? number(bad_count(rw)) : NULL;
+	case COL_BADRANGES: return rw->bad ? bad_ranges(rw) : NULL;
 	}
 	return NULL;
 }
@@ -244,6 +301,19 @@ static json_object *json_value(enum kind kind, const char *v)
 
 		for (const char *p = v; *p; p += strcspn(p, ","), p += *p == ',')
 			json_object_array_add(a, json_object_new_string_len(p, (int)strcspn(p, ",")));
+		return a;
+	}
+	if (kind == RANGES) {
+		json_object *a = json_object_new_array();
+
+		for (const char *p = v; *p; p += strcspn(p, ","), p += *p == ',') {
+			json_object *pair = json_object_new_array();
+			char *plus;
+
+			json_object_array_add(pair, json_object_new_uint64(strtoull(p, &plus, 10)));
+			json_object_array_add(pair, json_object_new_uint64(strtoull(plus + 1, NULL, 10)));
+			json_object_array_add(a, pair);
+		}
 		return a;
 	}
 	return json_object_new_string(v);
@@ -364,7 +434,8 @@ int report(const struct opts *o, const struct region *r, unsigned int n,
 	for (unsigned int i = 0; i < n; i++)
 		rows[i] = (struct row){ .r = &r[i], .index = i, .res = res,
 					.src = has_src ? &r[0] : NULL,
-					.verify = o->op == OP_VERIFY };
+					.verify = o->op == OP_VERIFY,
+					.bad = o->op == OP_COPY && (o->keep_going || o->map) };
 	if (o->json) {
 		json_object *doc = json_object_new_object(), *regions;
 		char secs[32];

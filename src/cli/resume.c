@@ -171,7 +171,22 @@ int map_open(const struct opts *o, struct region *r, unsigned int n, struct map 
 	}
 	for (unsigned int i = 1; i < n; i++)
 		r[i].done = r[i].durable = r[i].resume = map_resume(&m->dst[i - 1]);
+	/* The source's bad ranges, to be retried. */
+	for (unsigned int k = 0; k < m->nbad; k++)
+		if (bad_add(&r[0].bad, m->bad[k].start, m->bad[k].count)) {
+			map_free(m);
+			return -ENOMEM;
+		}
 	return 0;
+}
+
+/* Destination d failed: what it rewrote below its done prefix since the
+ * last flush may not be on it. */
+static void unflushed(struct region *d)
+{
+	if (d->refilled && d->durable > d->refill_from)
+		d->durable = d->refill_from;
+	d->refilled = false;
 }
 
 int map_checkpoint(const struct opts *o, struct region *r, unsigned int n,
@@ -183,14 +198,19 @@ int map_checkpoint(const struct opts *o, struct region *r, unsigned int n,
 
 		/* What is done is recorded once flushed; at the end the job
 		 * has flushed every destination already. */
-		if (d->status != ST_ERROR && d->done > d->durable) {
+		if (d->status != ST_ERROR && (d->done > d->durable || d->refilled)) {
 			int e = final ? 0 : d->dev.ops->flush(&d->dev, c);
 
-			if (e)
+			if (e) {
+				unflushed(d);
 				region_fail(d, d->sector + d->durable, -e, "flush");
-			else
+			} else {
 				d->durable = d->done;
+				d->refilled = false;
+			}
 		}
+		if (d->status == ST_ERROR)
+			unflushed(d);
 		md->ndone = md->nfailed = 0;
 		if (d->durable && map_range_add(&md->done, &md->ndone, 0, d->durable))
 			return -ENOMEM;
@@ -199,5 +219,10 @@ int map_checkpoint(const struct opts *o, struct region *r, unsigned int n,
 				  region_block(d)))
 			return -ENOMEM;
 	}
+	/* The destinations have what the list no longer says is bad. */
+	m->nbad = 0;
+	for (unsigned int k = 0; k < r[0].bad.n; k++)
+		if (map_bad_add(m, r[0].bad.v[k].start, r[0].bad.v[k].count))
+			return -ENOMEM;
 	return map_write(o->map, m);
 }

@@ -66,7 +66,8 @@ static int leg_op(const struct job *j, const struct slot *s, unsigned int i,
 {
 	const struct region *d = &j->dst[i];
 
-	if (!dest_active(d) || !dest_len(d, s) || s->off < d->resume)
+	/* Below its resume point, only a bad range it holds zeroes for. */
+	if (!dest_active(d) || !dest_len(d, s) || (s->off < d->resume && !s->bad))
 		return LEG_NONE;
 	if (!(only >> i & 1) || (s->zero && j->o->target_is_zero))
 		return LEG_SKIP;
@@ -139,6 +140,7 @@ void job_retire_writes(struct job *j, struct slot *s)
 		unsigned int k = s->dest_call[i];
 		int rw = k == CALL_NONE ? -1 : s->calls[k].rw, err;
 		char *mem = s->zero ? j->zeroes->mem : s->buf[0].mem;
+		bool refill = s->off < d->resume; /* within what it has done */
 
 		if (!dest_active(d))
 			continue;
@@ -154,11 +156,14 @@ void job_retire_writes(struct job *j, struct slot *s)
 			}
 			bad = job_failed_at(j, d, rw, mem, first, first + len, &res, &err);
 		}
+		if (refill)
+			rescue_refill(d, s->off, bad == UINT64_MAX, bad);
 		if (bad == UINT64_MAX) {
-			d->done += len;
+			d->done += refill ? 0 : len;
 			count(j, rw, len);
+			s->legs_ok |= 1UL << s->dest[i];
 		} else {
-			d->done += bad - first;
+			d->done += refill ? 0 : bad - first;
 			count(j, rw, bad - first);
 			job_dest_failed(j, s->dest[i], bad, err, rw == DMIO_WRITE ? "write"
 								 : rw == DMIO_DISCARD ? "discard"

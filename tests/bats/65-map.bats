@@ -104,7 +104,7 @@ done 1 0 4096"
 		cmp a a.orig
 		cmp m m.orig
 	done
-	for bad in "" "dmio-map 3" "dmio-map 1
+	for bad in "" "dmio-map 4" "dmio-map 1
 source src 0 2048
 destination a 0 2048
 done 0 0 4097" "dmio-map 1

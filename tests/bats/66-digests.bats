@@ -211,6 +211,9 @@ ALGS="md5 sha1 sha256 sha512 sha3-256 blake2b-512 xxh128"
 	run --separate-stderr "$DMIO" --digest-file=x copy a.img b.img
 	assert_failure 2
 	[ "${stderr_lines[0]}" = "dmio: --digest-file is for verify only" ]
+	run --separate-stderr "$DMIO" --hash=md5 --keep-going copy a.img b.img
+	assert_failure 2
+	[ "${stderr_lines[0]}" = "dmio: --hash and --keep-going: a rescue reads bad ranges again, out of order" ]
 	run --separate-stderr "$DMIO" --hash=md5 zero a.img
 	assert_failure 2
 	[ "${stderr_lines[0]}" = "dmio: --hash is for copy, read, write and verify only" ]

@@ -22,6 +22,11 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 				if (d->done[k].start + d->done[k].count > d->count)
 					abort();
 		}
+		if (m.nbad > MAP_MAX_BAD || (m.nbad && m.version < 3))
+			abort();
+		for (unsigned int k = 0; k < m.nbad; k++)
+			if (!m.bad[k].count || m.bad[k].start + m.bad[k].count > m.src.count)
+				abort();
 	}
 	map_free(&m);
 	return 0;

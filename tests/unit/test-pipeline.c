@@ -230,6 +230,7 @@ static void regions_free(struct region *r, unsigned int n)
 		free(r[i].path);
 		free(r[i].error);
 		diffs_free(&r[i].diffs);
+		bad_free(&r[i].bad);
 	}
 }
 
@@ -372,6 +373,47 @@ static void test_source_error_stops_in_order(void)
 	regions_free(r, 4);
 }
 
+/* --keep-going: the same source error, completed out of order; the copy
+ * goes on, the bad sector is zeroes on every destination and the only
+ * bad range; then a second pass (--retries) reads it once more. */
+static void test_keep_going(void)
+{
+	struct opts o = opts(OP_COPY);
+	struct job_result res = { 0 };
+	static const char zero[512];
+	char buf[512];
+	struct region r[4];
+	unsigned int reads = 0;
+	int rc;
+
+	o.keep_going = true;
+	o.retries = 1;
+	mirror_setup(r);
+	fake_fail(r[0].dev.fd, DMIO_READ, 300);
+	fake.batch = 4;
+	fake.gap_us = 3000;
+	rc = run_fake(&o, r, 4, &res);
+	REQUIRE(rc == 0, "job_run");
+	CHECK(res.read_error && res.stop == STOP_NONE && r[0].status == ST_ERROR &&
+	      r[0].bad_sector == 300 && r[0].done == SECTORS,
+	      "source: status %d at %llu", r[0].status, (unsigned long long)r[0].bad_sector);
+	CHECK(r[0].bad.n == 1 && r[0].bad.v[0].start == 300 && r[0].bad.v[0].count == 1,
+	      "%u bad ranges", r[0].bad.n);
+	for (int i = 1; i < 4; i++) {
+		CHECK(r[i].status == ST_OK && r[i].done == SECTORS, "region %d", i);
+		CHECK(same(&r[0], &r[i], 300), "region %d before", i);
+		CHECK(pread(r[i].dev.fd, buf, 512, (off_t)(r[i].sector + 300) << 9) == 512 &&
+		      !memcmp(buf, zero, 512), "region %d: sector 300 not zeroes", i);
+	}
+	/* Sector 300 alone: once while narrowing, once in the second pass. */
+	for (unsigned int i = 0; i < fake.calls; i++)
+		reads += fake.log[i].rw == DMIO_READ && fake.log[i].sector == 300 &&
+			 fake.log[i].count == 1;
+	CHECK(reads == 1, "%u async reads of sector 300 alone", reads);
+	CHECK(res.bytes == (SECTORS + 1) << 9, "bytes %llu", (unsigned long long)res.bytes);
+	regions_free(r, 4);
+}
+
 /* verify: differences at chosen sectors, a read error on another
  * destination; to the end (every difference), and with --first. */
 static void test_verify(void)
@@ -483,6 +525,7 @@ int main(void)
 	RUN(test_chunks_out_of_order);
 	RUN(test_bisect_write);
 	RUN(test_source_error_stops_in_order);
+	RUN(test_keep_going);
 	RUN(test_verify);
 	RUN(test_streams);
 	signals_init();
