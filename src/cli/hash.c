@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -277,6 +278,7 @@ struct hasher *hasher_new(unsigned int mask, uint64_t window, unsigned int nstre
 			  int wake_fd)
 {
 	struct hasher *h = calloc(1, sizeof(*h));
+	sigset_t all, old;
 	int err = -ENOMEM;
 
 	if (!h)
@@ -304,7 +306,11 @@ struct hasher *hasher_new(unsigned int mask, uint64_t window, unsigned int nstre
 			goto fail;
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_cond_init(&h->cond, NULL);
+	/* Signals are the main thread's, which waits in poll() for them. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	err = -pthread_create(&h->thread, NULL, hasher_thread, h);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (!err) {
 		h->threaded = true;
 		return h;

@@ -230,7 +230,7 @@ b: ok"
 # bats test_tags=unprivileged
 @test "the builder's CPPFLAGS, CFLAGS and LDFLAGS reach every compile and link; -Werror only with WERROR=1" {
 	# (Not the WERROR=1 of a make check that runs this.)
-	unset MAKEFLAGS MFLAGS MAKELEVEL
+	unset MAKEFLAGS MFLAGS MAKELEVEL WERROR
 	run make -C "$REPO" -n -B all V=1 CPPFLAGS=-DDMIO_T_CPP CFLAGS="-O1 -DDMIO_T_C" LDFLAGS=-Wl,-z,now
 	assert_success
 	local compiles links
