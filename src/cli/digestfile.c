@@ -84,8 +84,7 @@ int hash_log_write(const struct opts *o, const struct region *r, unsigned int n,
 	for (unsigned int i = 0; i < n; i++)
 		if (r[i].digest)
 			put_region(f, &r[i], h,
-				   written ? written << DMIO_SECTOR_SHIFT
-					   : r[i].count << DMIO_SECTOR_SHIFT);
+				   (written != UINT64_MAX ? written : r[i].count) << DMIO_SECTOR_SHIFT);
 	if (ferror(f))
 		err = -EIO;
 	if (fclose(f) && !err)

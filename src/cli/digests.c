@@ -114,5 +114,5 @@ int job_hash_end(struct job *j)
 	if (!j->o->hash_log)
 		return 0;
 	return hash_log_write(j->o, j->src ? j->src : j->dst, j->src ? 1 + j->ndst : j->ndst,
-			      j->hasher, j->o->op == OP_WRITE ? j->progress : 0);
+			      j->hasher, j->o->op == OP_WRITE ? j->progress : UINT64_MAX);
 }

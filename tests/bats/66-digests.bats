@@ -113,6 +113,12 @@ ALGS="md5 sha1 sha256 sha512 sha3-256 blake2b-512 xxh128"
 	assert_success
 	[ "$(json '.regions[0].digests["sha3-256"]')" = "$(sum sha3-256 src.img)" ]
 	grep -qx "SHA3-256 (dst.img) = $(sum sha3-256 src.img)" log
+	grep -qx "# size $((4 << 20)) dst.img" log
+	# An empty input: the digest of nothing, of 0 bytes.
+	run --separate-stderr "$DMIO" --json --hash=sha256 --hash-log=log0 write dst.img </dev/null
+	assert_success
+	[ "$(json '.regions[0].digests.sha256')" = "$(sha256sum </dev/null | cut -d' ' -f1)" ]
+	grep -qx "# size 0 dst.img" log0
 }
 
 @test "verify --hash: each region's digest as read back; a damaged copy's differs" {
