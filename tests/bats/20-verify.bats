@@ -20,9 +20,9 @@ load helper
 	cp src a
 	cp src b
 	cp src c
-	printf 'X' | dd of=a bs=1 seek=$((777 * 512 + 3)) conv=notrunc status=none
-	printf 'X' | dd of=a bs=1 seek=$((5000 * 512)) conv=notrunc status=none
-	printf 'Y' | dd of=c bs=1 seek=$((8191 * 512 + 511)) conv=notrunc status=none
+	flip_byte a "$((777 * 512 + 3))"
+	flip_byte a "$((5000 * 512))"
+	flip_byte c "$((8191 * 512 + 511))"
 	cp a a.orig
 	for first in "" --first; do
 		run "$DMIO" --json $first verify src a b c
@@ -51,7 +51,7 @@ load helper
 			assert_success
 		done
 	done
-	printf 'Z' | dd of=dst bs=1 seek=$(((100 + 1500) * 512)) conv=notrunc status=none
+	flip_byte dst "$(((100 + 1500) * 512))"
 	for b in vm pages bvec; do
 		run "$DMIO" --buffer=$b --chunk=16K --json verify src dst:100
 		assert_failure 1

@@ -155,7 +155,7 @@ zeroes_and_data() {
 	run --separate-stderr "$DMIO" --json verify src dst
 	assert_success
 	[ "$(json .bytes_read)" = $((8 << 20)) ]
-	printf 'X' | dd of=dst bs=1 seek=$((20 << 20)) conv=notrunc status=none
+	flip_byte dst "$((20 << 20))"
 	run --separate-stderr "$DMIO" --json verify src dst
 	assert_failure 1
 	[ "$(json '.regions[1].error')" = "differs from the source at sector 40960" ]
@@ -173,9 +173,9 @@ zeroes_and_data() {
 	img src 16M
 	cp src a
 	cp src b
-	printf 'X' | dd of=a bs=1 seek=$((5 << 20)) conv=notrunc status=none
-	printf 'Y' | dd of=b bs=1 seek=$((9 << 20)) conv=notrunc status=none
-	printf 'Z' | dd of=b bs=1 seek=$((12 << 20)) conv=notrunc status=none
+	flip_byte a "$((5 << 20))"
+	flip_byte b "$((9 << 20))"
+	flip_byte b "$((12 << 20))"
 	run --separate-stderr "$DMIO" --json --write-changed copy src a b
 	assert_success
 	cmp src a

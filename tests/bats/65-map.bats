@@ -18,7 +18,7 @@ destination $T/b 100 4096 ID
 done 0 0 4096
 done 1 0 4096"
 	# Change a destination: a rerun must not write it again.
-	printf 'X' | dd of=a bs=1 seek=1000 conv=notrunc status=none
+	flip_byte a 1000
 	cp a a.changed
 	run --separate-stderr "$DMIO" --json --map m copy src a b:100
 	assert_success
@@ -44,8 +44,8 @@ done 1 0 4096"
 	! grep -q "^done 1 " m
 	# The device is mended; a and c are changed behind dmio's back.
 	rm inject
-	printf 'X' | dd of=a bs=1 seek=7 conv=notrunc status=none
-	printf 'Y' | dd of=c bs=1 seek=9 conv=notrunc status=none
+	flip_byte a 7
+	flip_byte c 9
 	cp a a.changed
 	cp c c.changed
 	run --separate-stderr "$DMIO" --json --map m copy src a "$bad" c

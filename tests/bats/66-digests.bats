@@ -71,7 +71,7 @@ ALGS="md5 sha1 sha256 sha512 sha3-256 blake2b-512 xxh128"
 			fail "window $w: $(cat log)"
 	done
 	# The damage sha256sum -c sees.
-	printf 'X' | dd of=src.img bs=1 seek=5 conv=notrunc status=none
+	flip_byte src.img 5
 	run sha256sum -c log
 	assert_failure
 }
@@ -125,7 +125,7 @@ ALGS="md5 sha1 sha256 sha512 sha3-256 blake2b-512 xxh128"
 	img src.img 4M
 	cp src.img a.img
 	cp src.img b.img
-	printf 'X' | dd of=b.img bs=1 seek=$((3 << 20)) conv=notrunc status=none
+	flip_byte b.img "$((3 << 20))"
 	local a b
 	a=$(loop a.img)
 	b=$(loop b.img)
@@ -149,7 +149,7 @@ ALGS="md5 sha1 sha256 sha512 sha3-256 blake2b-512 xxh128"
 	[ "$(json '.regions[0].status')" = ok ]
 	[ "$(json '.regions[0].digests.sha256')" = "$(json '.regions[0].expected_digests.sha256')" ]
 	# One byte in the third MiB.
-	printf 'X' | dd of="$dev" bs=1 seek=$(((2 << 20) + 77)) conv=notrunc status=none
+	flip_byte "$dev" "$(((2 << 20) + 77))"
 	run --separate-stderr "$DMIO" --json verify --digest-file=log "$dev"
 	assert_failure 1
 	[ "$(json '.regions[0].status')" = mismatch ]

@@ -184,7 +184,7 @@ b: ok"
 	[ "$(json .operation)" = copy ]
 	run unit_run dmio-verify.service
 	assert_success
-	printf 'X' | dd of=d2.img bs=1 seek=5000 conv=notrunc status=none
+	flip_byte d2.img 5000
 	run unit_run dmio-verify.service
 	assert_failure 1
 	[ "$(json .error_bits)" = 0 ]

@@ -170,6 +170,17 @@ export_bytes() {
 	nbdcopy "$1" "$2"
 }
 
+# flip_byte FILE OFFSET: the byte at OFFSET of FILE (or a device) changed,
+# whatever it was (XOR 0x5a): a damage that cannot happen to write the
+# byte already there.
+flip_byte() {
+	local b
+	b=$(od -An -tu1 -j "$2" -N 1 "$1")
+	# shellcheck disable=SC2059 # an octal escape, built here
+	printf "\\$(printf %03o $(((b ^ 0x5a) & 255)))" |
+		dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
 # bytes FILE OFFSET COUNT: COUNT bytes of FILE from OFFSET, as hex.
 bytes() {
 	od -An -tx1 -v -j "$2" -N "$3" "$1" | tr -d ' \n'
