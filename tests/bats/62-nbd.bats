@@ -263,7 +263,7 @@ load helper
 	cp src exp.img
 	nbd_server exp file "$T/exp.img"
 	run -0 "$DMIO" -q verify src "$NBD"
-	printf '\xff' | dd of=exp.img bs=1 seek=$((9 << 20 | 77)) conv=notrunc status=none
+	flip_byte exp.img "$((9 << 20 | 77))"
 	run -1 --separate-stderr "$DMIO" --json verify src "$NBD"
 	[ "$(json '.regions[1].status')" = mismatch ]
 	[ "$(json '.regions[1].sectors_done')" = $((16 << 11)) ]
