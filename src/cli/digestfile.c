@@ -2,11 +2,13 @@
 /*
  * Digest files: written by --hash-log, read by verify --digest-file (the
  * format is in digestfile.h).  A name holding a newline or a backslash is
- * escaped as GNU coreutils does: the line starts with a backslash, and the
- * name has \n and \\ for them.
+ * escaped as GNU coreutils does: a digest line starts with a backslash, and
+ * the name has \n and \\ for them; in a comment, which coreutils skips,
+ * the name is always so escaped and the line starts with '#'.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +49,7 @@ static void put_region(FILE *f, const struct region *r, const struct hasher *h,
 	const struct hash_window *w = hasher_windows(h, i, &nw);
 	const char *esc = needs_escape(r->text) ? "\\" : "";
 
-	fprintf(f, "%s# size %" PRIu64 " ", esc, bytes);
+	fprintf(f, "# size %" PRIu64 " ", bytes);
 	put_name(f, r->text);
 	fputc('\n', f);
 	for (unsigned int a = 0; a < HASH_COUNT; a++) {
@@ -61,7 +63,7 @@ static void put_region(FILE *f, const struct region *r, const struct hasher *h,
 		if (!hasher_hex(h, i, a))
 			continue;
 		for (unsigned int x = 0; x < nw; x++) {
-			fprintf(f, "%s# window %" PRIu64 " %" PRIu64 " %s %s ", esc, w[x].offset,
+			fprintf(f, "# window %" PRIu64 " %" PRIu64 " %s %s ", w[x].offset,
 				w[x].length, hash_name(a), hash_window_hex(h, &w[x], a));
 			put_name(f, r->text);
 			fputc('\n', f);
@@ -151,6 +153,8 @@ static bool comment_line(char *line)
 	struct digest_entry *e;
 
 	if (sscanf(line, "# size %" SCNu64 " %n", &a, &at) == 1 && at) {
+		if (!unescape(line + at))
+			return false;
 		e = entry(line + at);
 		return e && (e->size = a, true);
 	}
@@ -159,6 +163,8 @@ static bool comment_line(char *line)
 		enum hash_alg h = hash_lookup(alg);
 		struct digest_window *w;
 
+		if (!unescape(line + at))
+			return false;
 		e = entry(line + at);
 		if (!e || h == HASH_COUNT || strlen(hex) != hash_hex_len(h) ||
 		    !is_hex(hex, strlen(hex)))
@@ -174,33 +180,43 @@ static bool comment_line(char *line)
 	return strncmp(line, "# size ", 7) && strncmp(line, "# window ", 9);
 }
 
-/* An untagged line's algorithm: --hash's one, else by its length. */
-static enum hash_alg untagged_alg(size_t hexlen, unsigned int hash_mask)
+/* An untagged line's algorithms: --hash's one, else every one whose
+ * digests are that long (md5 and xxh128, sha256 and sha3-256, sha512 and
+ * blake2b-512 share lengths: the digest is held against each); 0, and why
+ * in *why, when there is none. */
+static unsigned int untagged_algs(size_t hexlen, unsigned int hash_mask, const char **why)
 {
+	static char text[96];
+	unsigned int mask = 0;
+
 	for (unsigned int a = 0; a < HASH_COUNT; a++)
-		if (hash_mask == 1u << a)
-			return hash_hex_len(a) == hexlen ? (enum hash_alg)a : HASH_COUNT;
-	switch (hexlen) {
-	case 32: return HASH_MD5;
-	case 40: return HASH_SHA1;
-	case 64: return HASH_SHA256;
-	case 128: return HASH_SHA512;
-	}
-	return HASH_COUNT;
+		if (hash_mask == 1u << a) {
+			if (hash_hex_len(a) == hexlen)
+				return 1u << a;
+			snprintf(text, sizeof(text), "a %zu-digit digest, not %s's %u digits (--hash)",
+				 hexlen, hash_name(a), hash_hex_len(a));
+			*why = text;
+			return 0;
+		}
+	for (unsigned int a = 0; a < HASH_COUNT; a++)
+		if (hash_hex_len(a) == hexlen)
+			mask |= 1u << a;
+	return mask;
 }
 
-/* "TAG (NAME) = HEX" or "HEX  NAME" (or "HEX *NAME"). */
-static bool digest_line(char *line, unsigned int hash_mask)
+/* "TAG (NAME) = HEX" or "HEX  NAME" (or "HEX *NAME"): false, and why in
+ * *why if it is not just "not a digest line". */
+static bool digest_line(char *line, unsigned int hash_mask, const char **why)
 {
 	char *open = strstr(line, " ("), *close = strrchr(line, ')');
-	enum hash_alg a = HASH_COUNT;
+	unsigned int mask = 0;
 	struct digest_entry *e;
 	char *hex, *name;
 
 	if (open && close && close > open && !strncmp(close, ") = ", 4)) {
 		*open = 0;
 		*close = 0;
-		a = hash_lookup(line);
+		mask = hash_lookup(line) < HASH_COUNT ? 1u << hash_lookup(line) : 0;
 		name = open + 2;
 		hex = close + 4;
 	} else {
@@ -210,15 +226,19 @@ static bool digest_line(char *line, unsigned int hash_mask)
 			return false;
 		*name = 0;
 		name += 2;
-		a = untagged_alg(strlen(hex), hash_mask);
+		mask = untagged_algs(strlen(hex), hash_mask, why);
 	}
-	if (a == HASH_COUNT || strlen(hex) != hash_hex_len(a) || !is_hex(hex, strlen(hex)) ||
-	    !*name || !(e = entry(name)))
+	if (!mask || strlen(hex) != hash_hex_len((enum hash_alg)__builtin_ctz(mask)) ||
+	    !is_hex(hex, strlen(hex)) || !*name || !(e = entry(name)))
 		return false;
 	for (char *p = hex; *p; p++)
 		*p = (char)(*p >= 'A' && *p <= 'F' ? *p - 'A' + 'a' : *p);
-	strcpy(e->hex[a], hex);
-	e->mask |= 1u << a;
+	for (unsigned int a = 0; a < HASH_COUNT; a++)
+		if (mask & 1u << a)
+			strcpy(e->hex[a], hex);
+	e->mask |= mask;
+	if (mask & (mask - 1))
+		e->either |= mask;
 	return true;
 }
 
@@ -235,6 +255,8 @@ static int read_file(const char *path, unsigned int hash_mask)
 		warnmsg("%s: cannot open: %s", path, strerror(errno));
 		return -EINVAL;
 	}
+	const char *why = "not a digest line";
+
 	while (ok && (len = getline(&line, &cap, f)) >= 0) {
 		char *l = line;
 
@@ -246,10 +268,10 @@ static int read_file(const char *path, unsigned int hash_mask)
 		if (*l == '\\' && !unescape(++l))
 			ok = false;
 		else
-			ok = *l == '#' ? comment_line(l) : digest_line(l, hash_mask);
+			ok = *l == '#' ? comment_line(l) : digest_line(l, hash_mask, &why);
 	}
 	if (!ok) {
-		warnmsg("%s:%u: not a digest line", path, no);
+		warnmsg("%s:%u: %s", path, no, why);
 	} else if (ferror(f)) {
 		warnmsg("%s: read error: %s", path, strerror(errno));
 		ok = false;
@@ -278,10 +300,65 @@ static const struct digest_entry *match(const struct region *r)
 	return nentries == 1 ? &entries[0] : NULL;
 }
 
+/* --hash-log: not a file the job reads or writes (a region's, through a
+ * symlink or a loop device too; the input, output or map), which the log
+ * would overwrite at the end. */
+/* Whether paths a and b name the same file, which may not exist yet: the
+ * same name in the same directory. */
+static bool same_path(const char *a, const char *b)
+{
+	char *da = strdup(a), *db = strdup(b), *ra = NULL, *rb = NULL;
+	bool same = false;
+
+	if (da && db && strcmp(strrchr(a, '/') ? strrchr(a, '/') + 1 : a,
+			       strrchr(b, '/') ? strrchr(b, '/') + 1 : b) == 0) {
+		ra = realpath(dirname(da), NULL);
+		rb = realpath(dirname(db), NULL);
+		same = ra && rb && !strcmp(ra, rb);
+	}
+	free(da);
+	free(db);
+	free(ra);
+	free(rb);
+	return same;
+}
+
+static int hash_log_apart(const struct opts *o, const struct region *r, unsigned int n)
+{
+	const char *others[] = { o->input, o->output, o->map };
+	struct extent e, x;
+
+	for (unsigned int i = 0; i < 3; i++)
+		if (others[i] && strcmp(others[i], "-") && same_path(others[i], o->hash_log)) {
+			warnmsg("%s: the digest log is the %s", o->hash_log,
+				i == 0 ? "input" : i == 1 ? "output" : "map");
+			return -EINVAL;
+		}
+	if (path_extent(o->hash_log, &e))
+		return 0; /* a new file */
+	for (unsigned int i = 0; i < n; i++)
+		if (!r[i].dev.ext.uri && r[i].dev.ext.is_blk == e.is_blk &&
+		    r[i].dev.ext.dev == e.dev && r[i].dev.ext.ino == e.ino) {
+			warnmsg("%s: the digest log is %s's %s", o->hash_log, r[i].text,
+				e.is_blk ? "device" : "file");
+			return -EINVAL;
+		}
+	for (unsigned int i = 0; i < 3; i++)
+		if (others[i] && strcmp(others[i], "-") && !path_extent(others[i], &x) &&
+		    x.is_blk == e.is_blk && x.dev == e.dev && x.ino == e.ino) {
+			warnmsg("%s: the digest log is the %s", o->hash_log,
+				i == 0 ? "input" : i == 1 ? "output" : "map");
+			return -EINVAL;
+		}
+	return 0;
+}
+
 int digests_prepare(const struct opts *o, struct region *r, unsigned int n)
 {
 	int err;
 
+	if (o->hash_log)
+		return hash_log_apart(o, r, n);
 	if (!o->digest_file)
 		return 0;
 	err = read_file(o->digest_file, o->hash_mask);
@@ -292,10 +369,11 @@ int digests_prepare(const struct opts *o, struct region *r, unsigned int n)
 		if (!e) {
 			warnmsg("%s: no digest for it in %s", r[i].text, o->digest_file);
 			err = -EINVAL;
-		} else if (e->size != UINT64_MAX && !r[i].spec.has_count &&
-			   (e->size % DMIO_SECTOR_SIZE || e->size > bytes)) {
+		} else if (e->size != UINT64_MAX &&
+			   (e->size % DMIO_SECTOR_SIZE || e->size > bytes ||
+			    (r[i].spec.has_count && e->size != bytes))) {
 			warnmsg(e->size > bytes ? "%s: %llu bytes, fewer than the %llu of its digest"
-						: "%s: %llu bytes, but its digest is of %llu: not whole sectors",
+						: "%s: %llu bytes, but its digest is of %llu",
 				r[i].text, (unsigned long long)bytes, (unsigned long long)e->size);
 			err = -EINVAL;
 		} else {

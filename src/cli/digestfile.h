@@ -12,7 +12,8 @@
  * cksum -c read); the comments, which those tools skip, give each
  * region's length and its --hash-window digests.  Read back, untagged
  * lines ("HEX  NAME") are taken too, their algorithm from --hash or from
- * the length of HEX (md5, sha1, sha256, sha512).
+ * the length of HEX: where two algorithms have digests that long, it is
+ * held against both, and matches when either does.
  */
 #ifndef DMIO_DIGESTFILE_H
 #define DMIO_DIGESTFILE_H
@@ -33,6 +34,7 @@ struct digest_entry {
 	char *name;
 	uint64_t size;			/* bytes, or UINT64_MAX: not said */
 	unsigned int mask;		/* the algorithms it has a digest of */
+	unsigned int either;		/* of which, untagged, any one may match */
 	char hex[HASH_COUNT][HASH_HEX_MAX];
 	struct digest_window *windows;
 	unsigned int nwindows;

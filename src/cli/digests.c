@@ -78,17 +78,26 @@ static void check_expected(struct job *j, struct region *r, unsigned int i)
 {
 	const struct digest_entry *e = r->expected;
 	uint64_t bad = UINT64_MAX;
-	bool differs = false;
+	bool differs = false, either = !e->either;
 
-	for (unsigned int a = 0; a < HASH_COUNT; a++)
-		if (e->mask & 1u << a && strcmp(e->hex[a], hasher_hex(j->hasher, i, a)))
-			differs = true;
-	if (!differs)
+	for (unsigned int a = 0; a < HASH_COUNT; a++) {
+		bool same;
+
+		if (!(e->mask & 1u << a))
+			continue;
+		same = !strcmp(e->hex[a], hasher_hex(j->hasher, i, a));
+		if (e->either & 1u << a)
+			either |= same; /* an untagged digest: one of them */
+		else
+			differs |= !same;
+	}
+	if (!differs && either)
 		return;
 	/* The first window that differs, where the file has windows. */
 	bad = digest_first_bad_window(e, j->hasher, i);
 	r->status = ST_MISMATCH;
-	r->bad_sector = r->sector + (bad == UINT64_MAX ? 0 : bad >> DMIO_SECTOR_SHIFT);
+	/* No window: where it differs is not known (UINT64_MAX). */
+	r->bad_sector = bad == UINT64_MAX ? UINT64_MAX : r->sector + (bad >> DMIO_SECTOR_SHIFT);
 }
 
 int job_hash_end(struct job *j)

@@ -154,9 +154,14 @@ static char *region_message(const struct row *rw)
 			     (unsigned long long)r->bad_sector);
 		break;
 	case ST_MISMATCH:
-		n = asprintf(&m, r->expected ? "differs from its digest (first from sector %llu)"
-					     : "differs from the source at sector %llu",
-			     (unsigned long long)r->bad_sector);
+		if (!r->expected)
+			n = asprintf(&m, "differs from the source at sector %llu",
+				     (unsigned long long)r->bad_sector);
+		else if (r->bad_sector == UINT64_MAX)
+			n = asprintf(&m, "its digest differs");
+		else
+			n = asprintf(&m, "its digest differs; the first window that differs "
+				     "starts at sector %llu", (unsigned long long)r->bad_sector);
 		break;
 	case ST_INTERRUPTED:
 		n = asprintf(&m, "interrupted by %s", strsignal(res->signal));
@@ -227,7 +232,11 @@ static char *table_status(const struct row *rw)
 	const struct region *r = rw->r;
 	char *s = NULL, *msg = NULL;
 
-	if (r->status == ST_MISMATCH) {
+	if (r->status == ST_MISMATCH && r->expected) {
+		msg = region_message(rw);
+		if (!msg || asprintf(&s, "mismatch: %s", msg) < 0)
+			s = NULL;
+	} else if (r->status == ST_MISMATCH) {
 		if (asprintf(&s, "mismatch at sector %llu", (unsigned long long)r->bad_sector) < 0)
 			s = NULL;
 	} else if ((r->status == ST_ERROR || r->status == ST_STOPPED) &&

@@ -153,7 +153,7 @@ ALGS="md5 sha1 sha256 sha512 sha3-256 blake2b-512 xxh128"
 	run --separate-stderr "$DMIO" --json verify --digest-file=log "$dev"
 	assert_failure 1
 	[ "$(json '.regions[0].status')" = mismatch ]
-	[ "$(json '.regions[0].error')" = "differs from its digest (first from sector 4096)" ]
+	[ "$(json '.regions[0].error')" = "its digest differs; the first window that differs starts at sector 4096" ]
 	[ "$(jq -c '.regions[0].differing_windows' <<<"$output")" = "[[4096,2048]]" ]
 	[ "$(json '.regions[0].digests.sha256')" != "$(json '.regions[0].expected_digests.sha256')" ]
 }
@@ -170,10 +170,29 @@ ALGS="md5 sha1 sha256 sha512 sha3-256 blake2b-512 xxh128"
 	assert_failure 1
 	[ "$(json '.regions[0].status')" = ok ]
 	[ "$(json '.regions[1].status')" = mismatch ]
-	# Untagged lines of another length need --hash to say what they are.
+	# A length that two algorithms share: held against both, never a guess
+	# that calls a good copy damaged.
 	b2sum a.img >b2
+	run --separate-stderr "$DMIO" verify --digest-file=b2 a.img
+	assert_success
+	xxhsum -H2 a.img >x2
+	openssl dgst -sha3-256 -r a.img >s3
+	for f in x2 s3; do
+		run --separate-stderr "$DMIO" verify --digest-file=$f a.img
+		assert_success
+	done
 	run --separate-stderr "$DMIO" verify --hash=blake2b-512 --digest-file=b2 a.img
 	assert_success
+	md5sum a.img >m5
+	run --separate-stderr "$DMIO" verify --hash=sha256 --digest-file=m5 a.img
+	assert_failure 2
+	[ "$stderr" = "dmio: m5:1: a 32-digit digest, not sha256's 64 digits (--hash)" ]
+	# No window: the table and JSON do not name a sector.
+	flip_byte a.img 4000
+	run --separate-stderr "$DMIO" verify --digest-file=sums a.img
+	assert_failure 1
+	assert_output --regexp "a.img +destination .* mismatch: its digest differs"
+	refute_output --partial "at sector"
 }
 
 # bats test_tags=unprivileged
@@ -192,6 +211,17 @@ ALGS="md5 sha1 sha256 sha512 sha3-256 blake2b-512 xxh128"
 	run --separate-stderr "$DMIO" verify --digest-file=big a.img
 	assert_failure 2
 	[ "$stderr" = "dmio: a.img: 1048576 bytes, fewer than the 2097152 of its digest" ]
+	# A count that says less (or more) than the digest's size is refused too.
+	printf '# size %d a.img\n' $((1 << 20)) >exact
+	sha256sum a.img >>exact
+	run --separate-stderr "$DMIO" verify --digest-file=exact a.img:0+512K
+	assert_failure 2
+	[ "$stderr" = "dmio: a.img:0+512K: 524288 bytes, fewer than the 1048576 of its digest" ]
+	printf "# size %d a.img\n" $((512 << 10)) >half
+	sha256sum a.img >>half
+	run --separate-stderr "$DMIO" verify --digest-file=half a.img:0+1M
+	assert_failure 2
+	[ "$stderr" = "dmio: a.img:0+1M: 1048576 bytes, but its digest is of 524288" ]
 	printf 'not a digest\n' >junk
 	run --separate-stderr "$DMIO" verify --digest-file=junk a.img
 	assert_failure 2
@@ -241,4 +271,35 @@ ALGS="md5 sha1 sha256 sha512 sha3-256 blake2b-512 xxh128"
 	run --separate-stderr "$DMIO" --json --hash=sha256 --map=map2 copy src.img dst.img
 	assert_success
 	[ "$(json '.regions[0].digests.sha256')" = "$(sum sha256 src.img)" ]
+}
+
+@test "--hash-log is never one of the job's files: refused up front, nothing written" {
+	img src.img 1M
+	img dst.img 1M
+	cp src.img src.orig
+	cp dst.img dst.orig
+	ln -s dst.img link
+	for log in src.img dst.img link; do
+		run --separate-stderr "$DMIO" --hash=md5 --hash-log=$log copy src.img dst.img
+		assert_failure 2
+	done
+	[ "$stderr" = "dmio: link: the digest log is dst.img's file" ]
+	run --separate-stderr "$DMIO" --hash=md5 --hash-log=out -o out read src.img
+	assert_failure 2
+	[ "$stderr" = "dmio: out: the digest log is the output" ]
+	cmp src.img src.orig
+	cmp dst.img dst.orig
+}
+
+@test "a name with a newline: sha256sum -c reads every line of the log, comments included" {
+	img "$(printf 'a\nb')" 1M
+	truncate -s 1M dst
+	run --separate-stderr "$DMIO" -q --hash=sha256 --hash-window=512K --hash-log=log copy "$(printf 'a\nb')" dst
+	assert_success
+	run sha256sum -c --strict log
+	assert_success
+	refute_output --partial "improperly formatted"
+	grep -qx '# size 1048576 a\\nb' log
+	run --separate-stderr "$DMIO" verify --digest-file=log dst
+	assert_success
 }
