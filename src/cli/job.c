@@ -44,7 +44,7 @@ static void job_regions(struct job *j, struct region *r, unsigned int n)
 				j->total = r[i].count;
 	}
 	j->limit = j->total;
-	j->chunk = j->o->chunk >> DMIO_SECTOR_SHIFT;
+	j->chunk = rate_chunk(j->o->rate, j->o->chunk) >> DMIO_SECTOR_SHIFT;
 }
 
 /* Start from where the destination that has least done stops. */

@@ -240,6 +240,9 @@ bool zeroes_cost(const struct job *j, const struct region *d, const struct slot 
 
 /* ---- --rate (rate.c) ---- */
 
+/* The chunk size (bytes) under a rate of bps: no more than the bucket
+ * holds (a tenth of a second of it, in 4 KiB), at least 4 KiB. */
+uint64_t rate_chunk(uint64_t bps, uint64_t chunk);
 /* A bucket of bps bytes per second (0: no limit), full. */
 void rate_init(struct rate *b, uint64_t bps);
 /* Whether a chunk that costs cost bytes may start now; if so, they are

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * --rate: a token bucket over chunks.  The main loop starts a chunk only
- * once the bucket holds what it costs (all of the bucket, for a chunk
- * larger than it) and takes the whole cost then, so a large chunk leaves a
- * debt that the next one waits out; the loop sleeps in its poll() until
- * then, where signals and completions still wake it.  The bucket holds a
+ * once the bucket holds what it costs, and chunks are no larger than the
+ * bucket (rate_chunk()), so that no chunk goes unpaid: a short job is paced
+ * too.  (A chunk of zeroes larger than the bucket, or one of 4 KiB under a
+ * rate below 40 KiB/s, takes all of it and leaves a debt that the next one
+ * waits out.)  The loop sleeps in its poll() until then, where signals and
+ * completions still wake it.  The bucket holds a
  * tenth of a second of the rate: after a stall (a slow device) the job
  * catches up by that much at most, so the rate is smooth within a second
  * and exact on average.
@@ -23,6 +25,17 @@
 #include "job.h"
 
 #define RATE_BURST 0.1 /* seconds of the rate that the bucket holds */
+
+uint64_t rate_chunk(uint64_t bps, uint64_t chunk)
+{
+	uint64_t cap = (uint64_t)((double)bps * RATE_BURST) / 4096 * 4096;
+
+	if (!bps)
+		return chunk;
+	if (cap < 4096)
+		cap = 4096;
+	return chunk < cap ? chunk : cap;
+}
 
 void rate_init(struct rate *b, uint64_t bps)
 {

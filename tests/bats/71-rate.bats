@@ -55,6 +55,20 @@ LEAST=1800
 	cmp dst <(head -c 8M /dev/zero)
 }
 
+# bats test_tags=unprivileged
+@test "--rate paces a job shorter than a chunk too: no chunk goes unpaid" {
+	img src 1M
+	# One default chunk (1 MiB) at 256 KiB/s: (1 MiB - 25.6 KiB) / 256 KiB/s
+	# is 3.9 s; it went at once before chunks were cut to the bucket.
+	took "$DMIO" -q --rate=256K read src -o out
+	assert_success
+	at_least 3700
+	cmp src out
+	took "$DMIO" --json --rate=256K read src -o out
+	at_least 3700
+	[ "$(json .regions[0].status)" = ok ]
+}
+
 @test "--rate: a file source's holes cost nothing onto a file, their bytes onto a block device" {
 	# 64 MiB of hole at 1 MiB/s would take a minute if it counted.
 	truncate -s 64M hole dst
@@ -97,34 +111,34 @@ LEAST=1800
 	img src 8M
 	truncate -s 8M dst
 	mkfifo progress.fifo
-	# 1 MiB chunks at 64 KiB/s: the first starts at once, the next waits
-	# 16 s, asleep in the loop's poll(), which the signal must wake.
-	"$DMIO" --json --rate=64K --chunk=1M --progress=fd:6 copy src dst \
-		6>progress.fifo >out 2>err &
+	# At 1 KiB/s chunks are 4 KiB (the least), each one paid for over 4 s:
+	# the first starts at once, the next waits, asleep in the loop's
+	# poll(), which the signal must wake.
+	"$DMIO" --json --rate=1K --progress=fd:6 copy src dst 6>progress.fifo >out 2>err &
 	local pid=$! line sectors t0 ms rc=0
 	exec 4<progress.fifo
 	# Until the stream says the first chunk is done.
 	while read -r -t 30 -u 4 line; do
 		echo "$line" >>progress.jsonl
-		[ "$(jq .bytes_done <<<"$line")" -lt $((1 << 20)) ] || break
+		[ "$(jq .bytes_done <<<"$line")" -lt 4096 ] || break
 	done
 	t0=$(date +%s%N)
 	kill -INT "$pid"
 	wait "$pid" || rc=$?
 	ms=$((($(date +%s%N) - t0) / 1000000))
-	[ "$(jq .bytes_done <<<"$line")" = $((1 << 20)) ] || fail "stream: $line"
+	[ "$(jq .bytes_done <<<"$line")" = 4096 ] || fail "stream: $line"
 	cat <&4 >>progress.jsonl
 	exec 4<&-
 	[ "$rc" = 130 ] || fail "exit $rc: $(cat err)"
-	[ "$ms" -lt 5000 ] || fail "$ms ms from SIGINT to exit: the rate's sleep was not woken"
+	[ "$ms" -lt 2500 ] || fail "$ms ms from SIGINT to exit: the rate's sleep was not woken"
 	output=$(cat out)
 	[ "$(json '.regions[1].status')" = interrupted ]
 	sectors=$(json '.regions[1].sectors_done')
-	[ "$sectors" = 2048 ]
-	cmp -n 1M src dst
-	cmp <(tail -c +$((1048576 + 1)) dst) <(head -c 7M /dev/zero)
+	[ "$sectors" = 8 ]
+	cmp -n 4096 src dst
+	cmp <(tail -c +$((4096 + 1)) dst) <(head -c $(((8 << 20) - 4096)) /dev/zero)
 	# The stream's last line says the same.
 	line=$(tail -n 1 progress.jsonl)
 	[ "$(jq -c '[.final, .bytes_done, [.regions[].status]]' <<<"$line")" = \
-		'[true,1048576,["interrupted","interrupted"]]' ] || fail "last line: $line"
+		'[true,4096,["interrupted","interrupted"]]' ] || fail "last line: $line"
 }
