@@ -121,8 +121,13 @@ void region_open_failed(const struct region *r, int err, bool write)
 {
 	const struct backend_ops *b = r->spec.nbd ? &nbd_backend : &file_backend;
 
-	warnmsg("%s: %s: cannot %s%s: %s", r->text, r->path, r->spec.nbd ? "connect" : "open",
-		write ? " for writing" : "", b->open_error(r->path, err));
+	/* The path only where it says more than the spec (a tag, a URI's
+	 * :START+COUNT). */
+	bool both = r->path && strcmp(r->text, r->path);
+
+	warnmsg("%s%s%s: cannot %s%s: %s", r->text, both ? ": " : "", both ? r->path : "",
+		r->spec.nbd ? "connect" : "open", write ? " for writing" : "",
+		b->open_error(r->path, err));
 }
 
 /* How long r is when no COUNT says: to the end of its device, or the

@@ -43,7 +43,7 @@ NAME=$'we"ird\\ \nna\tme\e[31m'
 	img src 1M
 	run --separate-stderr "$DMIO" copy src "$NAME"
 	assert_failure 2
-	[ "$stderr" = 'dmio: we"ird\ \x0ana\x09me\x1b[31m: we"ird\ \x0ana\x09me\x1b[31m: cannot open: No such file or directory' ]
+	[ "$stderr" = 'dmio: we"ird\ \x0ana\x09me\x1b[31m: cannot open: No such file or directory' ]
 	run --separate-stderr "$DMIO" --chunk="$NAME" copy src src
 	assert_failure 2
 	[ "${#stderr_lines[@]}" = 2 ]

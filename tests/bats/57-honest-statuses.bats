@@ -181,7 +181,7 @@ load helper
 	assert_failure 2
 	[ "$(json '.exit_code')" = 2 ]
 	[ "$(json '.operation')" = copy ]
-	[[ $(json '.error') == "missing.img: missing.img: cannot open: No such file or directory" ]]
+	[[ $(json '.error') == "missing.img: cannot open: No such file or directory" ]]
 	run --separate-stderr "$DMIO" --bogus --json copy a b
 	assert_failure 2
 	[ "$(json '.exit_code')" = 2 ]
