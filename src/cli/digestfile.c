@@ -74,9 +74,19 @@ static void put_region(FILE *f, const struct region *r, const struct hasher *h,
 int hash_log_write(const struct opts *o, const struct region *r, unsigned int n,
 		   const struct hasher *h, uint64_t written)
 {
-	FILE *f = fopen(o->hash_log, "we");
+	FILE *f;
 	int err = 0;
+	unsigned int any = 0;
 
+	/* Nothing hashed whole (an interrupted or failed run): an earlier log
+	 * stays as it was. */
+	for (unsigned int i = 0; i < n; i++)
+		any += !!r[i].digest;
+	if (!any) {
+		warnmsg("%s: not written: no region was hashed whole", o->hash_log);
+		return 0;
+	}
+	f = fopen(o->hash_log, "we");
 	if (!f) {
 		err = -errno;
 		warnmsg("%s: cannot write the digests: %s", o->hash_log, strerror(errno));

@@ -303,3 +303,17 @@ ALGS="md5 sha1 sha256 sha512 sha3-256 blake2b-512 xxh128"
 	run --separate-stderr "$DMIO" verify --digest-file=log dst
 	assert_success
 }
+
+@test "an interrupted run leaves an earlier --hash-log as it was, and says so" {
+	img src 32M
+	truncate -s 32M dst
+	echo "earlier" >log
+	"$DMIO" -q --rate=4M --hash=sha256 --hash-log=log copy src dst >out 2>err &
+	local pid=$! rc=0
+	sleep 1
+	kill -INT "$pid"
+	wait "$pid" || rc=$?
+	[ "$rc" = 130 ] || fail "exit $rc: $(cat err)"
+	[ "$(cat log)" = earlier ]
+	grep -qx "dmio: log: not written: no region was hashed whole" err
+}
