@@ -164,7 +164,7 @@ struct job {
 	unsigned int found_pending;	/* ranges in slots' found, not yet retired */
 };
 
-/* ---- for the job kinds (pipeline.c) ---- */
+/* ---- for the job kinds (pipeline.c; narrow.c, writes.c) ---- */
 
 /* Submit s's call k of rw over where[0..n) with buffer b, results from
  * s->res[k]; a call the library refuses counts as failed on every region. */

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The pipeline (see job.h): slots and the done list, the calls the job
- * kinds submit with (writes.c has the writes), narrowing of failed chunks,
- * checkpoints of the --map, and the main loop.  Only the library's
+ * kinds submit with (writes.c has the writes; narrow.c narrows failed
+ * chunks), checkpoints of the --map, and the main loop.  Only the library's
  * callback runs off the main thread: call_done() and what it calls.
  */
 #include <errno.h>
@@ -176,83 +176,6 @@ void job_dest_failed(struct job *j, unsigned int i, uint64_t sector, int err,
 {
 	region_fail(&j->dst[i], sector, err, what);
 	j->res->error_bits |= 1UL << i;
-}
-
-/* ---- narrowing a failed chunk ---- */
-
-/* Do sectors [from, end) of r in one synchronous call, with the memory of
- * the chunk that starts at sector first: 0 or a positive errno. */
-static int redo(struct job *j, struct region *r, int rw, char *mem,
-		uint64_t first, uint64_t from, uint64_t end)
-{
-	struct dmio_region where = { r->dev.fd, from, end - from };
-	struct dmio_request req = {
-		.rw = rw, .mem_type = DMIO_MEM_VM, .client = j->client,
-		.mem.vma = mem + ((from - first) << DMIO_SECTOR_SHIFT),
-	};
-	struct dmio_result res = { 0 };
-	int e;
-
-	req.results = &res;
-	e = j->submit(&req, 1, &where, NULL);
-	if (e && e != -EIO)
-		return -e; /* refused: an argument, never an I/O error */
-	return e ? res.error : 0;
-}
-
-/* Redo sectors [from, end) of r by halves down to one block: the first
- * sector that still fails (its errno in *err), or UINT64_MAX when all of it
- * worked.  Everything before that sector is done once it returns. */
-static uint64_t narrow(struct job *j, struct region *r, int rw, char *mem,
-		    uint64_t first, uint64_t from, uint64_t end, int *err)
-{
-	uint64_t step = region_block(r);
-	uint64_t mid, bad;
-	int e = redo(j, r, rw, mem, first, from, end);
-
-	if (!e)
-		return UINT64_MAX;
-	if (end - from <= step) {
-		*err = e;
-		return from;
-	}
-	mid = from + (end - from) / 2 / step * step;
-	if (mid == from)
-		mid += step;
-	bad = narrow(j, r, rw, mem, first, from, mid, err);
-	return bad != UINT64_MAX ? bad : narrow(j, r, rw, mem, first, mid, end, err);
-}
-
-uint64_t job_failed_at(struct job *j, struct region *r, int rw, char *mem,
-		       uint64_t first, uint64_t end, const struct dmio_result *res,
-		       int *err)
-{
-	*err = res->error ? res->error : EIO;
-	return narrow(j, r, rw, mem, first, res->error_sector, end, err);
-}
-
-bool job_source_ok(struct job *j, struct slot *s)
-{
-	struct region *src = j->src;
-	uint64_t first = src->sector + s->off;
-	int err;
-
-	if (s->off < j->limit && slot_call_failed(s, 0, 0)) {
-		uint64_t bad = j->o->keep_going ? rescue_read(j, s, &err)
-			: narrow(j, src, DMIO_READ, s->buf[0].mem, first, s->res[0].error_sector,
-				 first + s->len, &err);
-
-		/* The source is read again, so a read that works the second
-		 * time leaves the buffer whole, and nothing was written yet. */
-		if (bad != UINT64_MAX) {
-			region_fail(src, bad, err, "read");
-			j->res->read_error = true;
-			job_stop_at(j, bad - src->sector, STOP_SOURCE);
-		}
-	}
-	if (s->off + s->len > j->limit)
-		s->len = s->off < j->limit ? j->limit - s->off : 0;
-	return s->len > 0;
 }
 
 /* ---- the map ---- */
