@@ -3,9 +3,9 @@
  * --rate: a token bucket over chunks.  The main loop starts a chunk only
  * once the bucket holds what it costs, and chunks are no larger than the
  * bucket (rate_chunk()), so that no chunk goes unpaid: a short job is paced
- * too.  (A chunk of zeroes larger than the bucket, or one of 4 KiB under a
- * rate below 40 KiB/s, takes all of it and leaves a debt that the next one
- * waits out.)  The loop sleeps in its poll() until then, where signals and
+ * too.  (Under a rate below 40 KiB/s, a chunk of 4 KiB, the least, is
+ * larger than the bucket: it takes all of it and leaves a debt that the
+ * next one waits out.)  The loop sleeps in its poll() until then, where signals and
  * completions still wake it.  The bucket holds a
  * tenth of a second of the rate: after a stall (a slow device) the job
  * catches up by that much at most, so the rate is smooth within a second

@@ -29,45 +29,12 @@ static int nbd(const char *env, unsigned int connections)
 	return h;
 }
 
-struct done {
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	bool called;
-	unsigned long error;
-};
-
-static void notify(unsigned long error, void *context)
-{
-	struct done *d = context;
-
-	pthread_mutex_lock(&d->lock);
-	d->called = true;
-	d->error = error;
-	pthread_cond_signal(&d->cond);
-	pthread_mutex_unlock(&d->lock);
-}
-
 /* req over where[0..n), async or not: its return; the bits in *bits. */
 static int call(struct dmio_request req, bool async, unsigned int n,
 		struct dmio_region *where, unsigned long *bits)
 {
-	struct done d = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0 };
-	int r;
-
 	*bits = ~0UL;
-	if (!async)
-		return dmio_submit(&req, n, where, bits);
-	req.fn = notify;
-	req.context = &d;
-	r = dmio_submit(&req, n, where, NULL);
-	if (r)
-		return r;
-	pthread_mutex_lock(&d.lock);
-	while (!d.called)
-		pthread_cond_wait(&d.cond, &d.lock);
-	pthread_mutex_unlock(&d.lock);
-	*bits = d.error;
-	return d.error ? -EIO : 0;
+	return unit_call(req, async, n, where, bits);
 }
 
 /* DMIO_FLUSH of handle h through client c (NULL: the default one). */
@@ -347,13 +314,12 @@ static void test_idle(void)
 	struct dmio_client *c = dmio_client_create(getenv("DMIO_ENGINE"), 0, 0);
 	struct tbuf *b1 = tbuf_new(BUF_VM, 4096, 0, 0), *b2 = tbuf_new(BUF_VM, 4096, 0, 0);
 	struct dmio_region w1 = { h, 0, 8 }, w2 = { h, 8, 8 };
-	struct done d1 = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0 };
-	struct done d2 = d1;
+	struct unit_done d1 = UNIT_DONE_INIT, d2 = UNIT_DONE_INIT;
 	struct dmio_request r1 = tbuf_request(b1, DMIO_READ), r2 = tbuf_request(b2, DMIO_READ);
 	double cpu;
 
 	r1.client = r2.client = c;
-	r1.fn = r2.fn = notify;
+	r1.fn = r2.fn = unit_notify;
 	r1.context = &d1;
 	r2.context = &d2;
 	usleep(100000); /* the thread asleep in its engine's wait */
@@ -361,13 +327,7 @@ static void test_idle(void)
 	CHECK(dmio_submit(&r1, 1, &w1, NULL) == 0, "first read");
 	usleep(100000);
 	CHECK(dmio_submit(&r2, 1, &w2, NULL) == 0, "second read");
-	for (struct done *d = &d1; d; d = d == &d1 ? &d2 : NULL) {
-		pthread_mutex_lock(&d->lock);
-		while (!d->called)
-			pthread_cond_wait(&d->cond, &d->lock);
-		pthread_mutex_unlock(&d->lock);
-		CHECK(!d->error, "read: %lx", d->error);
-	}
+	CHECK(!unit_wait(&d1) && !unit_wait(&d2), "reads: %lx %lx", d1.error, d2.error);
 	cpu = cpu_seconds() - cpu;
 	CHECK(cpu < 0.3, "%.2f s of CPU while waiting a second for the server", cpu);
 	dmio_client_destroy(c);

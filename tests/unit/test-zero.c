@@ -7,7 +7,6 @@
  * logical blocks); sync and async, through the seed calls and
  * dmio_submit.  The engine comes from $DMIO_ENGINE.
  */
-#include <pthread.h>
 #include <sys/stat.h>
 
 #include "unit.h"
@@ -48,46 +47,14 @@ static int pattern_file(const char *dir, const char *name, uint32_t seed)
 	return fd;
 }
 
-struct done {
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	bool called;
-	unsigned long error;
-};
-
-static void notify(unsigned long error, void *context)
-{
-	struct done *d = context;
-
-	pthread_mutex_lock(&d->lock);
-	d->called = true;
-	d->error = error;
-	pthread_cond_signal(&d->cond);
-	pthread_mutex_unlock(&d->lock);
-}
-
 /* rw over where[0..n) through dmio_submit, async or not: its return, the
  * bits in *bits, the results in res. */
 static int zcall(bool async, int rw, unsigned int n, struct dmio_region *where,
 		 unsigned long *bits, struct dmio_result *res)
 {
 	struct dmio_request req = { .rw = rw, .results = res };
-	struct done d = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0 };
-	int r;
 
-	if (!async)
-		return dmio_submit(&req, n, where, bits);
-	req.fn = notify;
-	req.context = &d;
-	r = dmio_submit(&req, n, where, NULL);
-	if (r)
-		return r;
-	pthread_mutex_lock(&d.lock);
-	while (!d.called)
-		pthread_cond_wait(&d.cond, &d.lock);
-	pthread_mutex_unlock(&d.lock);
-	*bits = d.error;
-	return d.error ? -EIO : 0;
+	return unit_call(req, async, n, where, bits);
 }
 
 /* On a file: DMIO_WRITE_ZEROES leaves a hole, DMIO_NOUNMAP allocated
@@ -159,7 +126,7 @@ static void test_loop(void)
 	char *buf = malloc(LEN);
 	struct dmio_region w = { fd, 8, 64 };
 	unsigned long bits = ~0UL;
-	struct done d = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0 };
+	struct unit_done d = UNIT_DONE_INIT;
 
 	REQUIRE(fd >= 0, "%s: %s", dev, strerror(errno));
 	fill_pattern(buf, LEN, 6);
@@ -168,12 +135,8 @@ static void test_loop(void)
 	      "zeroout: bits %#lx", bits);
 	CHECK(zero_at(fd, 8, 64 * S), "zeroout: not zeroes");
 	w = (struct dmio_region){ fd, 128, 16 };
-	CHECK(dmio_async_vm(1, &w, DMIO_DISCARD, NULL, notify, &d) == 0, "discard");
-	pthread_mutex_lock(&d.lock);
-	while (!d.called)
-		pthread_cond_wait(&d.cond, &d.lock);
-	pthread_mutex_unlock(&d.lock);
-	CHECK(!d.error && zero_at(fd, 128, 16 * S), "discard: bits %#lx", d.error);
+	CHECK(dmio_async_vm(1, &w, DMIO_DISCARD, NULL, unit_notify, &d) == 0, "discard");
+	CHECK(!unit_wait(&d) && zero_at(fd, 128, 16 * S), "discard: bits %#lx", d.error);
 	w = (struct dmio_region){ fd, 160, 8 };
 	CHECK(dmio_sync_vm(1, &w, DMIO_WRITE_ZEROES, NULL, &bits) == 0, "zeroes, unmap");
 	CHECK(zero_at(fd, 160, 8 * S), "zeroes, unmap: not zeroes");

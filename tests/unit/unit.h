@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -79,6 +80,55 @@ static inline int unit_done(void)
 static inline bool unit_quick(void)
 {
 	return getenv("UNIT_QUICK") != NULL;
+}
+
+/* The end of an async call, for a test that waits for it. */
+struct unit_done {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool called;
+	unsigned long error;
+};
+#define UNIT_DONE_INIT { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0 }
+
+static inline void unit_notify(unsigned long error, void *context)
+{
+	struct unit_done *d = context;
+
+	pthread_mutex_lock(&d->lock);
+	d->called = true;
+	d->error = error;
+	pthread_cond_signal(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+}
+
+/* Wait for d's call to end: its error bits. */
+static inline unsigned long unit_wait(struct unit_done *d)
+{
+	pthread_mutex_lock(&d->lock);
+	while (!d->called)
+		pthread_cond_wait(&d->cond, &d->lock);
+	pthread_mutex_unlock(&d->lock);
+	return d->error;
+}
+
+/* req over where[0..n) through dmio_submit, async (waited for) or not:
+ * its return; the error bits in *bits. */
+static inline int unit_call(struct dmio_request req, bool async, unsigned int n,
+			    struct dmio_region *where, unsigned long *bits)
+{
+	struct unit_done d = UNIT_DONE_INIT;
+	int r;
+
+	if (!async)
+		return dmio_submit(&req, n, where, bits);
+	req.fn = unit_notify;
+	req.context = &d;
+	r = dmio_submit(&req, n, where, NULL);
+	if (r)
+		return r;
+	*bits = unit_wait(&d);
+	return *bits ? -EIO : 0;
 }
 
 static inline const char *unit_env(const char *name)
