@@ -172,6 +172,9 @@ void slot_submit(struct job *j, struct slot *s, unsigned int k, int rw,
 		 struct cbuf *b, unsigned int n, const struct dmio_region *where);
 /* Read region r's part of s into s->buf[k], its result in s->res[k]. */
 void job_read(struct job *j, struct slot *s, struct region *r, unsigned int k);
+/* Read each destination s->dest[k]'s part of s into s->buf[1 + k], or
+ * note it a hole of its file (s->dest_hole[k]), not read. */
+void job_read_dests(struct job *j, struct slot *s);
 /* Write s to every destination still healthy that s falls in, of those in
  * the mask only: its data from s->buf[0], or, for a zero chunk, zeroes as
  * suits each (write-zeroes, a discard, or data where it cannot), or

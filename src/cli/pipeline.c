@@ -140,6 +140,18 @@ void job_read(struct job *j, struct slot *s, struct region *r, unsigned int k)
 	slot_submit(j, s, k, DMIO_READ, &s->buf[k], 1, &where);
 }
 
+void job_read_dests(struct job *j, struct slot *s)
+{
+	for (unsigned int k = 0; k < s->ndest; k++) {
+		struct region *d = &j->dst[s->dest[k]];
+		struct dmio_region where = { d->dev.fd, d->sector + s->off, dest_len(d, s) };
+
+		s->dest_hole[k] = region_hole(d, where.sector, where.count);
+		if (!s->dest_hole[k])
+			slot_submit(j, s, 1 + k, DMIO_READ, &s->buf[1 + k], 1, &where);
+	}
+}
+
 bool dest_active(const struct region *d)
 {
 	return d->status != ST_ERROR && d->status != ST_MISMATCH;

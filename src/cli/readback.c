@@ -14,14 +14,7 @@ static void readback_start(struct job *j, struct slot *s)
 	for (unsigned int i = 0; i < j->ndst; i++)
 		if (dest_active(&j->dst[i]) && dest_len(&j->dst[i], s))
 			s->dest[s->ndest++] = i;
-	for (unsigned int k = 0; k < s->ndest; k++) {
-		struct region *d = &j->dst[s->dest[k]];
-		struct dmio_region where = { d->dev.fd, d->sector + s->off, dest_len(d, s) };
-
-		s->dest_hole[k] = region_hole(d, where.sector, where.count);
-		if (!s->dest_hole[k])
-			slot_submit(j, s, 1 + k, DMIO_READ, &s->buf[1 + k], 1, &where);
-	}
+	job_read_dests(j, s);
 }
 
 static void readback_advance(struct job *j, struct slot *s)

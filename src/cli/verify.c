@@ -20,13 +20,7 @@ static void verify_start(struct job *j, struct slot *s)
 	for (unsigned int i = 0; i < j->ndst; i++)
 		if (dest_active(&j->dst[i]))
 			s->dest[s->ndest++] = i;
-	for (unsigned int k = 0; k < s->ndest; k++) {
-		struct region *d = &j->dst[s->dest[k]];
-
-		s->dest_hole[k] = region_hole(d, d->sector + s->off, s->len);
-		if (!s->dest_hole[k])
-			job_read(j, s, d, 1 + k);
-	}
+	job_read_dests(j, s);
 	if (!s->unread)
 		job_read(j, s, j->src, 0);
 }
