@@ -42,8 +42,8 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 
 CLI_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(CLI_PKGS) 2>/dev/null)
 CLI_LIBS := $(shell $(PKG_CONFIG) --libs $(CLI_PKGS) 2>/dev/null)
-CLI_SRC := $(wildcard src/cli/*.c)
-CLI_HDR := $(wildcard src/cli/*.h) include/dmio.h
+CLI_SRC := $(wildcard src/cli/*.c src/cli/*/*.c)
+CLI_HDR := $(wildcard src/cli/*/*.h) include/dmio.h
 CLI_OBJ := $(CLI_SRC:src/cli/%.c=$(B)/cli/%.o)
 
 .PHONY: all check check-unprivileged check-deb check-dist dist deb check-unit check-sanitize check-valgrind check-tsan check-bats check-man deps demo \
@@ -98,7 +98,7 @@ $(B)/version: FORCE
 	@mkdir -p $(@D)
 	$(Q)echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' >$@
 
-$(B)/cli/options.o $(B)/cli/digestfile.o: $(B)/version
+$(B)/cli/cmd/options.o $(B)/cli/features/digestfile.o: $(B)/version
 
 .PHONY: FORCE
 FORCE:
@@ -141,16 +141,16 @@ uninstall:
 
 # ---- unit tests: against the static library, and under ASan+UBSan ----
 # The CLI's pure parsers are tested here too.
-UNIT_DEPS := tests/unit/unit.h src/cli/spec.c src/cli/spec.h
+UNIT_DEPS := tests/unit/unit.h src/cli/regions/spec.c src/cli/regions/spec.h
 UNIT_FLAGS := -Itests/unit -Isrc/cli
 
 $(B)/test-%: tests/unit/test-%.c $(UNIT_DEPS) $(B)/libdmio.a
 	@echo "  CC      $@"
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(UNIT_FLAGS) $(LDFLAGS) -o $@ $< src/cli/spec.c $(B)/libdmio.a $(LDLIBS_LIB)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(UNIT_FLAGS) $(LDFLAGS) -o $@ $< src/cli/regions/spec.c $(B)/libdmio.a $(LDLIBS_LIB)
 
 $(B)/san/test-%: tests/unit/test-%.c $(UNIT_DEPS) $(B)/san/libdmio.a
 	@echo "  CC san  $@"
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN_FLAGS) $(UNIT_FLAGS) $(LDFLAGS) -o $@ $< src/cli/spec.c $(B)/san/libdmio.a $(LDLIBS_LIB)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN_FLAGS) $(UNIT_FLAGS) $(LDFLAGS) -o $@ $< src/cli/regions/spec.c $(B)/san/libdmio.a $(LDLIBS_LIB)
 
 # The CLI's pipeline, without main(): its own rule, with the CLI's libraries.
 CLI_JOB_OBJ := $(filter-out $(B)/cli/dmio.o,$(CLI_OBJ))
@@ -199,7 +199,7 @@ $(B)/tsan/test-pipeline: tests/unit/test-pipeline.c tests/unit/unit.h $(TSAN_JOB
 
 $(B)/tsan/test-%: tests/unit/test-%.c $(UNIT_DEPS) $(B)/tsan/libdmio.a
 	@echo "  CC tsan $@"
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(TSAN_FLAGS) $(UNIT_FLAGS) $(LDFLAGS) -o $@ $< src/cli/spec.c $(B)/tsan/libdmio.a $(LDLIBS_LIB)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(TSAN_FLAGS) $(UNIT_FLAGS) $(LDFLAGS) -o $@ $< src/cli/regions/spec.c $(B)/tsan/libdmio.a $(LDLIBS_LIB)
 
 # setarch -R: this TSan runtime cannot map its shadow memory under the
 # widest address randomisation some kernels use.  The wrapper execs, so a
@@ -232,10 +232,12 @@ FUZZ_TARGETS := spec size map
 FUZZ_BIN := $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz-%)
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 
-$(B)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c src/cli/spec.c src/cli/spec.h src/cli/map.c src/cli/map.h
+$(B)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c src/cli/regions/spec.c src/cli/regions/spec.h \
+		src/cli/features/map.c src/cli/features/map.h
 	@mkdir -p $(@D)
 	@echo "  CC fuzz $@"
-	$(Q)clang $(CPPFLAGS) $(CFLAGS) $(FUZZ_FLAGS) -Isrc/cli $(LDFLAGS) -o $@ $< src/cli/spec.c src/cli/map.c
+	$(Q)clang $(CPPFLAGS) $(CFLAGS) $(FUZZ_FLAGS) -Isrc/cli $(LDFLAGS) -o $@ $< \
+		src/cli/regions/spec.c src/cli/features/map.c
 
 # Each target for FUZZ_SECONDS, from the seed corpus in the tree; what it
 # finds new goes to build/fuzz/corpus-NAME, a crash to build/fuzz/.

@@ -2,8 +2,8 @@
 /*
  * dmio: copy, mirror, verify, read, write and zero block regions with the
  * kernel's dm-io service in userspace (libdmio).  The regions and exit
- * codes; the options are in options.c, the work in region.c, job.c and
- * report.c.
+ * codes; the options are in cmd/, the regions in regions/, the job in
+ * jobs/ (on pipeline/, with features/), what it shows in output/.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,40 +11,37 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "digestfile.h"
+#include "base/base.h"
+#include "features/digestfile.h"
+#include "jobs/jobs.h"
+#include "output/output.h"
 
-static bool has_source(const struct opts *o)
-{
-	return (o->op == OP_COPY || o->op == OP_VERIFY) && !o->digest_file;
-}
-
-/* The regions args names, each with its role: NULL when refused. */
+/* The regions args names, each with its role, as o->shape says: NULL
+ * when out of memory. */
 static struct region *regions_new(const struct opts *o, const char **args,
 				  unsigned int *np)
 {
-	unsigned int n = 0, min = has_source(o) ? 2 : 1, max = UINT32_MAX;
+	const struct shape *sh = &o->shape;
+	unsigned int n = 0;
 	struct region *r;
 
 	while (args && args[n])
 		n++;
-	if (o->op == OP_READ)
-		max = 1;
-	else if (o->op != OP_INFO)
-		max = has_source(o) + DMIO_MAX_REGIONS;
-	if (n < min)
+	if (n < sh->min_regions)
 		errtryhelp("%s: too few regions", op_names[o->op]);
-	if (n > max && o->op == OP_READ)
-		errtryhelp("read: one source region only");
-	if (n > max) {
-		warnmsg("%s: %u destinations; at most %zu", op_names[o->op],
-			n - has_source(o), DMIO_MAX_REGIONS);
+	if (n > sh->max_regions && sh->max_regions == 1)
+		errtryhelp("%s: one source region only", op_names[o->op]);
+	if (n > sh->max_regions) {
+		warnmsg("%s: %u destinations; at most %zu", op_names[o->op], n - sh->source,
+			DMIO_MAX_REGIONS);
 		exit(refused(EXIT_USAGE));
 	}
 	r = calloc(n, sizeof(*r));
+	/* The source is read; so is every region of a job that writes
+	 * nothing and reads nothing back (info looks at them). */
 	for (unsigned int i = 0; r && i < n; i++) {
 		r[i].text = args[i];
-		r[i].role = (has_source(o) && !i) || o->op == OP_READ || o->op == OP_INFO
+		r[i].role = (sh->source && !i) || (!sh->writes && !sh->reads_back)
 				    ? ROLE_SOURCE : ROLE_DEST;
 	}
 	*np = n;
@@ -88,7 +85,7 @@ static void check_memory(const struct opts *o, unsigned int n)
 {
 	uint64_t bufs = o->depth;
 
-	if ((o->op == OP_VERIFY || o->write_changed) && n > bufs)
+	if (o->shape.reads_back && n > bufs)
 		bufs = n;
 	if (o->chunk * bufs > IN_FLIGHT_MAX)
 		errtryhelp("--chunk=%lluK x %llu buffers in flight: more than %uM",
@@ -112,7 +109,7 @@ static int run(const struct opts *o, struct region *r, unsigned int n)
 		for (unsigned int i = 0; i < n; i++)
 			warnmsg("%s -> %s, sectors %llu+%llu, %s", r[i].text, r[i].path,
 				(unsigned long long)r[i].sector, (unsigned long long)r[i].count,
-				r[i].dev.is_nbd ? "NBD" : r[i].dev.direct ? "O_DIRECT" : "buffered");
+				r[i].dev.caps.remote ? "NBD" : r[i].dev.direct ? "O_DIRECT" : "buffered");
 	if (o->op == OP_INFO)
 		return reported(EXIT_OK, info_run(o, r, n));
 	if (o->dry_run) {

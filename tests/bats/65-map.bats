@@ -86,6 +86,22 @@ done 1 0 4096"
 	assert_success
 }
 
+@test "a flush that fails at a periodic checkpoint fails its destination once: status, error_bits and failed agree" {
+	img src 3M
+	img a 3M
+	bad_server bad 3M flush 0 0
+	run --separate-stderr "$DMIO" --json --rate=1M --map m copy src a "$NBD"
+	assert_failure 3
+	[ "$(json '.regions[2].status')" = error ]
+	[ "$(json '.regions[2].error')" = "flush: Input/output error at sector 0" ]
+	[ "$(json .error_bits)" = 2 ]
+	[ "$(json '.failed | join(",")')" = 1 ]
+	[ "$(json '.regions[1].status')" = ok ]
+	cmp src a
+	grep -qx "failed 1 0 1" m
+	grep -qx "done 0 0 6144" m
+}
+
 @test "a map that does not match the regions is refused, nothing written" {
 	img src 1M
 	img a 1M

@@ -196,6 +196,28 @@ ALGS="md5 sha1 sha256 sha512 sha3-256 blake2b-512 xxh128"
 }
 
 # bats test_tags=unprivileged
+@test "verify --digest-file: regions of different sizes, each its own entry's length (no source sizes them)" {
+	img a.img 1M
+	img b.img 2M
+	"$DMIO" --hash=sha256 --hash-log=la read a.img -o /dev/null
+	"$DMIO" --hash=sha256 --hash-log=lb read b.img -o /dev/null
+	cat la lb >log
+	run --separate-stderr "$DMIO" --json verify --digest-file=log a.img b.img
+	assert_success
+	[ "$(json '[.regions[].count] | join(",")')" = "2048,4096" ]
+	[ "$(json '[.regions[].role] | join(",")')" = "destination,destination" ]
+	# An explicit count is held against the entry's size, not a source's.
+	"$DMIO" --hash=sha256 --hash-log=lb read b.img:0+4096 -o /dev/null
+	cat la lb >log
+	run --separate-stderr "$DMIO" verify --digest-file=log a.img b.img:0+4096
+	assert_success
+	sed 's/b.img:0+4096/b.img:0+2048/' log >log2
+	run --separate-stderr "$DMIO" verify --digest-file=log2 a.img b.img:0+2048
+	assert_failure 2
+	[ "$stderr" = "dmio: b.img:0+2048: 1048576 bytes, fewer than the 2097152 of its digest" ]
+}
+
+# bats test_tags=unprivileged
 @test "verify --digest-file refuses what it cannot check, up front" {
 	img a.img 1M
 	sha256sum a.img >sums

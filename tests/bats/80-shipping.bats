@@ -7,7 +7,7 @@ REPO=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 
 # The long options of the popt table, one per line, without "--".
 popt_options() {
-	sed -n 's/^[[:space:]]*{ "\([a-z-]*\)", .*POPT_ARG.*/\1/p' "$REPO/src/cli/options.c"
+	sed -n 's/^[[:space:]]*{ "\([a-z-]*\)", .*POPT_ARG.*/\1/p' "$REPO/src/cli/cmd/options.c"
 }
 
 # bats test_tags=unprivileged

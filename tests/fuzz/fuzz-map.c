@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "map.h"
+#include "features/map.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {

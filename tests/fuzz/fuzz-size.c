@@ -5,7 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "spec.h"
+#include "regions/spec.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {

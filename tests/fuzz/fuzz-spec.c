@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "spec.h"
+#include "regions/spec.h"
 
 /* An NBD URI's parts: the authority (after "scheme://", to the first '/'
  * or '?') and the query (from the first '?' after the authority). */

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* The region-spec and size parsers, table-driven. */
 #include "unit.h"
-#include "spec.h"
+#include "regions/spec.h"
 
 static void test_sizes(void)
 {

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The command line (options.c, rules.c, refuse.c): the command, its
+ * options as named fields, and the job's shape, decided once from them;
+ * the exit codes.
+ */
+#ifndef DMIO_OPTIONS_H
+#define DMIO_OPTIONS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dmio.h"
+
+/* ---- named limits, one per concept ---- */
+
+#define CHUNK_DEFAULT (1u << 20)	/* bytes per chunk */
+#define CHUNK_MAX DMIO_MAX_IO_LIMIT	/* a chunk is at most one library request's limit */
+#define DEPTH_DEFAULT 8u		/* chunks in flight */
+#define DEPTH_MAX 1024u
+#define IN_FLIGHT_MAX (256u << 20)	/* bytes of chunk buffers, at most */
+#define RANGES_DEFAULT 1000u		/* verify: differing ranges listed per destination */
+#define RANGES_MAX 1000000u		/* --max-ranges, at most (16 bytes each) */
+#define RETRIES_MAX 100u		/* --retries: passes over the bad ranges */
+
+enum exit_code {
+	EXIT_OK = 0,
+	EXIT_MISMATCH = 1,
+	EXIT_USAGE = 2,
+	EXIT_IOERR = 3,
+	EXIT_SIGNAL = 128,
+};
+
+enum op { OP_COPY, OP_VERIFY, OP_READ, OP_WRITE, OP_ZERO, OP_INFO, OP_COUNT };
+extern const char *const op_names[OP_COUNT];
+
+enum buffer_type { BUFFER_VM, BUFFER_PAGES, BUFFER_BVEC };
+enum direct_mode { DIRECT_AUTO, DIRECT_ON, DIRECT_OFF };
+
+/*
+ * What a job does with its regions, decided once (shape_of()) from the
+ * command and its options; regions_new() gives each region its role from
+ * it, and nothing asks the command these questions again.
+ */
+struct shape {
+	bool source;		/* the first region is read: copy, verify, read (not
+				 * verify --digest-file, whose regions are all checked) */
+	bool writes;		/* the destinations are written: copy, write, zero */
+	bool reads_back;	/* the destinations are read: verify, copy --write-changed */
+	bool input, output;	/* write's input, read's output */
+	unsigned int min_regions, max_regions;
+};
+
+struct opts {
+	enum op op;
+	struct shape shape;
+	const char *engine;	/* "uring", "aio" or "sync"; NULL: uring, else aio */
+	enum buffer_type buffer;
+	uint64_t chunk;		/* bytes */
+	unsigned int depth;	/* chunks in flight */
+	enum direct_mode direct;
+	bool progress, json, force, dry_run, no_flush, quiet, verbose;
+	bool no_sparse;		/* write every byte: no write-zeroes */
+	bool target_is_zero;	/* the destinations read as zeroes: skip zeroes */
+	bool discard;		/* zero: discard, not write zeroes */
+	bool write_changed;	/* copy: write only chunks that differ */
+	const char *input, *output; /* write -i, read -o */
+	bool stdin_closed, stdout_closed; /* at start: they are /dev/null now */
+	const char *map;	/* copy --map FILE */
+	bool first;		/* verify: a destination ends at its first difference */
+	unsigned int max_ranges; /* verify: differing ranges listed, at most */
+	bool keep_going;	/* copy: go on past the source's bad sectors */
+	unsigned int retries;	/* copy --keep-going: passes over the bad ranges */
+	/* NBD regions: connections per export (0: the library's 4), TLS. */
+	unsigned int connections;
+	const char *tls_psk, *tls_certificates;
+	/* Digests (features/hash.h): --hash's algorithms (bit 1 << alg),
+	 * --hash-window (bytes, 0: none), --hash-log, verify --digest-file. */
+	unsigned int hash_mask;
+	uint64_t hash_window;
+	const char *hash_log, *digest_file;
+	uint64_t rate;		/* --rate: bytes of the regions per second; 0: no limit */
+	bool progress_json;	/* --progress=fd:N: JSON lines on fd progress_fd */
+	int progress_fd;
+};
+
+/* Parse the command line into *o (options.c): the regions' arguments; a
+ * bad one exits 2 with a message. */
+const char **options_parse(int argc, const char **argv, struct opts *o);
+void options_free(void);
+/* Say fmt and "Try 'dmio --help'", and exit 2. */
+void errtryhelp(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+/* A refusal before the job: under --json, the document that says so (the
+ * last message) and rc; returns rc (refuse.c). */
+int refused(int rc);
+/* How refusals are said: as JSON (on stderr), and for which command. */
+void refusal_json(bool on, bool to_stderr);
+void refusal_command(const char *cmd);
+
+/* Whether o's stream (write's input, read's output) is stdin or stdout. */
+bool stream_is_std(const struct opts *o);
+
+#endif

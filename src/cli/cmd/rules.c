@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Which command takes which option, and which options need or exclude each
+ * other: one table, one check (util-linux's ul_excl_t and
+ * err_exclusive_options()).  A real run and --dry-run pass the same check.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd/rules.h"
+
+const char *const op_names[OP_COUNT] = { "copy", "verify", "read", "write", "zero", "info" };
+
+#define CMD(x) (1u << OP_##x)
+#define ANY ((1u << OP_COUNT) - 1)
+
+/* An option with a rule: the commands that take it; another it needs (or
+ * instead); what more it must be. */
+static const struct rule {
+	enum opt id;
+	const char *name;
+	unsigned int cmds;
+	enum opt needs, needs_or;
+} rules[] = {
+	{ OPT_INPUT, "--input", CMD(WRITE), 0, 0 },
+	{ OPT_OUTPUT, "--output", CMD(READ), 0, 0 },
+	{ OPT_MAP, "--map", CMD(COPY), 0, 0 },
+	{ OPT_DISCARD, "--discard", CMD(ZERO), 0, 0 },
+	{ OPT_WRITE_CHANGED, "--write-changed", CMD(COPY), 0, 0 },
+	{ OPT_KEEP_GOING, "--keep-going", CMD(COPY), 0, 0 },
+	{ OPT_TARGET_IS_ZERO, "--target-is-zero", CMD(COPY) | CMD(WRITE), 0, 0 },
+	{ OPT_FIRST, "--first", CMD(VERIFY), 0, 0 },
+	{ OPT_DIGEST_FILE, "--digest-file", CMD(VERIFY), 0, 0 },
+	{ OPT_HASH, "--hash", CMD(COPY) | CMD(READ) | CMD(WRITE) | CMD(VERIFY), 0, 0 },
+	{ OPT_HASH_WINDOW, "--hash-window", ANY, OPT_HASH, OPT_DIGEST_FILE },
+	{ OPT_HASH_LOG, "--hash-log", ANY, OPT_HASH, OPT_DIGEST_FILE },
+	{ OPT_MAX_RANGES, "--max-ranges", CMD(VERIFY), 0, 0 },
+	{ OPT_RETRIES, "--retries", ANY, OPT_KEEP_GOING, 0 },
+};
+
+/* Options that exclude each other, and why where "conflicting" is not
+ * enough. */
+static const struct exclusion {
+	enum opt a, b;
+	const char *why;
+} exclusions[] = {
+	{ OPT_DIRECT, OPT_NO_DIRECT, NULL },
+	{ OPT_MAP, OPT_NO_FLUSH, "a map records only what was flushed" },
+	{ OPT_DISCARD, OPT_NO_SPARSE, NULL },
+	{ OPT_HASH_LOG, OPT_DIGEST_FILE, NULL },
+	{ OPT_HASH, OPT_KEEP_GOING, "a rescue reads bad ranges again, out of order" },
+	{ OPT_FIRST, OPT_MAX_RANGES, NULL },
+};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+static const char *name_of(enum opt id)
+{
+	static const char *const names[OPT_COUNT] = {
+		[OPT_DIRECT] = "--direct", [OPT_NO_DIRECT] = "--no-direct", [OPT_NO_FLUSH] = "--no-flush",
+		[OPT_NO_SPARSE] = "--no-sparse",
+	};
+
+	for (size_t i = 0; i < COUNT(rules); i++)
+		if (rules[i].id == id)
+			return rules[i].name;
+	return names[id];
+}
+
+/* "copy", "copy and write", "copy, read, write and verify": the commands
+ * that move data first, then verify and info. */
+static void command_list(unsigned int cmds, char *buf, size_t len)
+{
+	static const enum op order[] = { OP_COPY, OP_READ, OP_WRITE, OP_ZERO, OP_VERIFY, OP_INFO };
+	unsigned int n = (unsigned int)__builtin_popcount(cmds), k = 0;
+	size_t used = 0;
+
+	*buf = 0;
+	for (size_t i = 0; i < COUNT(order) && used < len; i++)
+		if (cmds & 1u << order[i])
+			used += (size_t)snprintf(buf + used, len - used, "%s%s",
+						 !k++ ? "" : k == n ? " and " : ", ",
+						 op_names[order[i]]);
+}
+
+void options_check(const struct opts *o, const bool *given)
+{
+	char list[64];
+
+	for (size_t i = 0; i < COUNT(rules); i++) {
+		const struct rule *r = &rules[i];
+
+		if (!given[r->id])
+			continue;
+		if (!(r->cmds & 1u << o->op)) {
+			command_list(r->cmds, list, sizeof(list));
+			errtryhelp("%s is for %s only", r->name, list);
+		}
+		if (r->needs && !given[r->needs] && !(r->needs_or && given[r->needs_or]))
+			errtryhelp("%s needs %s", r->name, name_of(r->needs));
+	}
+	if (o->map && !*o->map)
+		errtryhelp("--map: an empty file name");
+	for (size_t i = 0; i < COUNT(exclusions); i++) {
+		const struct exclusion *x = &exclusions[i];
+
+		if (given[x->a] && given[x->b])
+			errtryhelp("%s and %s: %s", name_of(x->a), name_of(x->b),
+				   x->why ? x->why : "conflicting options");
+	}
+	if (o->progress_json && o->progress_fd == 1 &&
+	    (o->json || (o->op == OP_READ && stream_is_std(o))))
+		errtryhelp("--progress: fd 1: standard output carries %s",
+			   o->json ? "the JSON document" : "read's data");
+}
+
+bool stream_is_std(const struct opts *o)
+{
+	const char *path = o->op == OP_WRITE ? o->input : o->output;
+
+	return !path || !strcmp(path, "-");
+}
+
+struct shape shape_of(const struct opts *o)
+{
+	struct shape s = {
+		.source = (o->op == OP_COPY || o->op == OP_VERIFY || o->op == OP_READ) &&
+			  !o->digest_file,
+		.writes = o->op == OP_COPY || o->op == OP_WRITE || o->op == OP_ZERO,
+		.reads_back = o->op == OP_VERIFY || (o->op == OP_COPY && o->write_changed),
+		.input = o->op == OP_WRITE,
+		.output = o->op == OP_READ,
+		.min_regions = 1,
+		.max_regions = UINT32_MAX,
+	};
+
+	/* copy and verify: a source and a destination at least. */
+	if (s.source && o->op != OP_READ)
+		s.min_regions = 2;
+	if (o->op == OP_READ)
+		s.max_regions = 1;
+	else if (o->op != OP_INFO)
+		s.max_regions = s.source + DMIO_MAX_REGIONS;
+	return s;
+}

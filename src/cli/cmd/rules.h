@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The options' ids (options.c parses them) and their rules (rules.c):
+ * which command takes which option, and which options need or exclude
+ * each other, in one table, checked in one function.
+ */
+#ifndef DMIO_RULES_H
+#define DMIO_RULES_H
+
+#include "cmd/command.h"
+
+enum opt {
+	OPT_NONE, OPT_SYNC, OPT_ASYNC, OPT_ENGINE, OPT_BUFFER, OPT_CHUNK, OPT_QUEUE_DEPTH, OPT_DIRECT,
+	OPT_NO_DIRECT, OPT_INPUT, OPT_OUTPUT, OPT_MAP, OPT_KEEP_GOING, OPT_RETRIES, OPT_NO_SPARSE,
+	OPT_TARGET_IS_ZERO, OPT_WRITE_CHANGED, OPT_DISCARD, OPT_FIRST, OPT_MAX_RANGES, OPT_CONNECTIONS,
+	OPT_TLS_PSK, OPT_TLS_CERTIFICATES, OPT_HASH, OPT_HASH_WINDOW, OPT_HASH_LOG, OPT_DIGEST_FILE,
+	OPT_RATE, OPT_PROGRESS, OPT_JSON, OPT_FORCE, OPT_DRY_RUN, OPT_NO_FLUSH, OPT_QUIET, OPT_VERBOSE,
+	OPT_HELP, OPT_VERSION, OPT_COUNT
+};
+
+/* Refuse (exit 2) an option o->op does not take, one that lacks what it
+ * needs, two that exclude each other; given[id]: the option was given. */
+void options_check(const struct opts *o, const bool *given);
+/* The job's shape, from the command and the options. */
+struct shape shape_of(const struct opts *o);
+
+#endif
