@@ -437,14 +437,16 @@ void nbd_wait(struct dmio_client *c)
 	 * wake-up) with no piece of the engine in flight, so that nobody
 	 * reaps it: take it here, or the engine would go on thinking it
 	 * armed, nobody would read wake_fd, and every later wake-up would
-	 * leave it readable and end every poll at once (the thread spun). */
+	 * leave it readable and end every poll at once (the thread spun).
+	 * The wake-up it took may be new work's: the caller looks again. */
 	if (!read_wake && !c->inflight) {
 		struct dmio_piece *none[1];
 
 		if (c->ops->events)
 			c->ops->events(c);
 		c->ops->reap(c, none, 1);
-		read_wake = !c->ops->wake_armed(c);
+		if (!c->ops->wake_armed(c))
+			return;
 	}
 
 	fds[n++] = (struct pollfd){ c->wake_fd, POLLIN, 0 };
