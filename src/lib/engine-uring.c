@@ -177,8 +177,9 @@ static unsigned int uring_reap(struct dmio_client *c, struct dmio_piece **done,
 
 /* Take the eventfd read's completion if it is the next one: whether it
  * was.  Only the read's: a piece's is reap()'s. */
-static bool wake_take(struct uring_engine *e)
+static bool uring_wake_take(struct dmio_client *c)
 {
+	struct uring_engine *e = c->engine;
 	struct io_uring_cqe *cqe;
 
 	if (!e->wake_armed || io_uring_peek_cqe(&e->ring, &cqe) ||
@@ -199,7 +200,7 @@ static void uring_wait(struct dmio_client *c)
 	enable(e);
 	/* A read that completed took a wake-up, which may be new work's:
 	 * the caller looks again before it sleeps. */
-	if (wake_take(e) || io_uring_peek_cqe(&e->ring, &cqe) == 0)
+	if (uring_wake_take(c) || io_uring_peek_cqe(&e->ring, &cqe) == 0)
 		return;
 	/* A ring full of pieces that commit() could not submit has no room
 	 * for the read: it waits for them instead. */
@@ -249,4 +250,5 @@ const struct dmio_engine_ops dmio_uring_engine = {
 	.event_fd = uring_event_fd,
 	.events = uring_events,
 	.wake_armed = uring_wake_armed,
+	.wake_take = uring_wake_take,
 };
