@@ -152,6 +152,19 @@ $(B)/san/test-%: tests/unit/test-%.c $(UNIT_DEPS) $(B)/san/libdmio.a
 	@echo "  CC san  $@"
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN_FLAGS) $(UNIT_FLAGS) $(LDFLAGS) -o $@ $< src/cli/regions/spec.c $(B)/san/libdmio.a $(LDLIBS_LIB)
 
+# test-submit fails the engines' submit calls: it is linked with wrappers of
+# them (--wrap sends the library's calls to the test's __wrap_ functions).
+WRAP_SUBMIT := -Wl,--wrap=io_uring_submit -Wl,--wrap=io_uring_submit_and_wait \
+	-Wl,--wrap=io_submit
+
+$(B)/test-submit: tests/unit/test-submit.c tests/unit/unit.h $(B)/libdmio.a
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(UNIT_FLAGS) $(LDFLAGS) $(WRAP_SUBMIT) -o $@ $< $(B)/libdmio.a $(LDLIBS_LIB)
+
+$(B)/san/test-submit: tests/unit/test-submit.c tests/unit/unit.h $(B)/san/libdmio.a
+	@echo "  CC san  $@"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN_FLAGS) $(UNIT_FLAGS) $(LDFLAGS) $(WRAP_SUBMIT) -o $@ $< $(B)/san/libdmio.a $(LDLIBS_LIB)
+
 # The CLI's pipeline, without main(): its own rule, with the CLI's libraries.
 CLI_JOB_OBJ := $(filter-out $(B)/cli/dmio.o,$(CLI_OBJ))
 CLI_JOB_SAN := $(CLI_JOB_OBJ:$(B)/cli/%=$(B)/san/cli/%)
@@ -196,6 +209,10 @@ $(B)/tsan/dmio: $(TSAN_CLI_OBJ) $(B)/tsan/libdmio.a
 $(B)/tsan/test-pipeline: tests/unit/test-pipeline.c tests/unit/unit.h $(TSAN_JOB_OBJ) $(B)/tsan/libdmio.a
 	@echo "  CC tsan $@"
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(TSAN_FLAGS) $(UNIT_FLAGS) $(LDFLAGS) -o $@ $< $(TSAN_JOB_OBJ) $(B)/tsan/libdmio.a $(CLI_LIBS) $(LDLIBS_LIB) -lm
+
+$(B)/tsan/test-submit: tests/unit/test-submit.c tests/unit/unit.h $(B)/tsan/libdmio.a
+	@echo "  CC tsan $@"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(TSAN_FLAGS) $(UNIT_FLAGS) $(LDFLAGS) $(WRAP_SUBMIT) -o $@ $< $(B)/tsan/libdmio.a $(LDLIBS_LIB)
 
 $(B)/tsan/test-%: tests/unit/test-%.c $(UNIT_DEPS) $(B)/tsan/libdmio.a
 	@echo "  CC tsan $@"

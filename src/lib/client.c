@@ -153,7 +153,7 @@ struct dmio_client *dmio_client_create(const char *engine,
 	r = pool_init(&c->pool, c->depth, max_iov, max_io / DMIO_PAGE_SIZE);
 	if (r)
 		goto close_wake;
-	r = ops->init(c);
+	r = ops->init ? ops->init(c) : 0;
 	if (r)
 		goto free_pool;
 	pthread_mutex_init(&c->lock, NULL);
@@ -170,7 +170,8 @@ struct dmio_client *dmio_client_create(const char *engine,
 free_engine:
 	pthread_cond_destroy(&c->idle);
 	pthread_mutex_destroy(&c->lock);
-	ops->exit(c);
+	if (ops->exit)
+		ops->exit(c);
 free_pool:
 	pool_exit(&c->pool);
 close_wake:
@@ -193,7 +194,8 @@ void dmio_client_destroy(struct dmio_client *c)
 	client_wake(c);
 	pthread_join(c->thread, NULL);
 	nbd_client_exit(c);
-	c->ops->exit(c);
+	if (c->ops->exit)
+		c->ops->exit(c);
 	pool_exit(&c->pool);
 	close(c->wake_fd);
 	pthread_cond_destroy(&c->idle);

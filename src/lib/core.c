@@ -16,7 +16,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "dmio-internal.h"
 
@@ -117,8 +116,20 @@ static int check_region(const struct dmio_region *w, int rw,
 	return 0;
 }
 
-static int io_prepare(const struct dmio_request *req, unsigned int num_regions,
-		      const struct dmio_region *where, struct dmio_io **iop)
+/* What issues rs's pieces (see struct dmio_engine_ops). */
+static const struct dmio_engine_ops *region_ops(const struct dmio_client *c, int rw,
+						const struct region_state *rs)
+{
+	if (rs->nbd)
+		return &dmio_nbd_engine;
+	if (dmio_bufferless(rw))
+		return &dmio_sync_engine;
+	return c->ops;
+}
+
+static int io_prepare(const struct dmio_client *c, const struct dmio_request *req,
+		      unsigned int num_regions, const struct dmio_region *where,
+		      struct dmio_io **iop)
 {
 	struct dmio_io *io;
 	struct dpages dp;
@@ -137,6 +148,7 @@ static int io_prepare(const struct dmio_request *req, unsigned int num_regions,
 		r = check_region(&where[i], req->rw, &io->r[i]);
 		if (r)
 			goto fail;
+		io->r[i].ops = region_ops(c, req->rw, &io->r[i]);
 		if (where[i].count > most)
 			most = where[i].count;
 		if (io->r[i].pos < io->r[i].end)
@@ -306,6 +318,7 @@ static bool piece_make(struct dmio_client *c, struct dmio_io *io,
 	if (want > rs->end - rs->pos)
 		want = rs->end - rs->pos;
 	p->io = io;
+	p->ops = rs->ops;
 	p->region = i;
 	p->fd = rs->fd;
 	p->blk = rs->blk;
@@ -366,26 +379,6 @@ static struct dmio_piece *next_piece(struct dmio_client *c,
 	return p;
 }
 
-/* Write-zeroes or discard p, now: its byte count or -errno (EOPNOTSUPP
- * where the file or device cannot). */
-static long zero_piece(const struct dmio_piece *p)
-{
-	uint64_t range[2] = { p->pos, p->len };
-	int keep = FALLOC_FL_KEEP_SIZE, r;
-
-	if (p->blk && DMIO_OP(p->rw) == DMIO_DISCARD)
-		r = ioctl(p->fd, BLKDISCARD, range);
-	else if (p->blk && p->rw & DMIO_NOUNMAP)
-		r = ioctl(p->fd, BLKZEROOUT, range);
-	else if (p->rw & DMIO_NOUNMAP)
-		r = fallocate(p->fd, FALLOC_FL_ZERO_RANGE | keep, (off_t)p->pos, (off_t)p->len);
-	else /* a hole; on a block device, zeroes that may unmap, no fallback */
-		r = fallocate(p->fd, FALLOC_FL_PUNCH_HOLE | keep, (off_t)p->pos, (off_t)p->len);
-	if (!r)
-		return (long)p->len;
-	return errno == ENOTTY || errno == ENOSYS ? -EOPNOTSUPP : -errno;
-}
-
 /* Finish the NBD pieces that completed: whether there were any. */
 static bool finish_nbd(struct dmio_client *c)
 {
@@ -421,17 +414,7 @@ void core_run(struct dmio_client *c)
 		pthread_mutex_unlock(&c->lock);
 
 		while (c->inflight < c->depth && (p = next_piece(c, &retry))) {
-			int q = DMIO_Q_COMPLETED;
-
-			if (p->nbd)
-				q = nbd_queue(c, p);
-			else if (DMIO_OP(p->rw) == DMIO_FLUSH)
-				p->res = fdatasync(p->fd) ? -errno : 0;
-			else if (dmio_zeroing(p->rw))
-				p->res = zero_piece(p);
-			else
-				q = c->ops->queue(c, p);
-			switch (q) {
+			switch (p->ops->queue(c, p)) {
 			case DMIO_Q_BUSY:
 				p->next = retry;
 				retry = p;
@@ -443,7 +426,9 @@ void core_run(struct dmio_client *c)
 				}
 				break;
 			default:
-				if (!p->nbd)
+				/* Held: the client's engine reaps it; an NBD
+				 * piece comes back on c->nbd_done. */
+				if (p->ops == c->ops)
 					c->inflight++;
 			}
 		}
@@ -514,7 +499,7 @@ int dmio_submit(const struct dmio_request *req, unsigned int num_regions,
 		return -errno;
 	if (!req->fn && client_on_thread(c))
 		return -EDEADLK;
-	r = io_prepare(req, num_regions, where, &io);
+	r = io_prepare(c, req, num_regions, where, &io);
 	if (r)
 		return r;
 	if (req->fn) {

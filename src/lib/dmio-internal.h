@@ -47,8 +47,11 @@ void dp_zero(struct dpages *dp, size_t n);
 struct dmio_nbd;
 struct nbd_conn;
 
+struct dmio_engine_ops;
+
 struct region_state {
 	int fd;
+	const struct dmio_engine_ops *ops; /* what issues its pieces */
 	struct dmio_nbd *nbd; /* an NBD export's region (nbd.c), else NULL */
 	bool blk;            /* a block device */
 	uint64_t pos, end;   /* bytes still to split: [pos, end) */
@@ -93,6 +96,7 @@ struct dmio_io {
 struct dmio_piece {
 	struct iocb iocb; /* aio: the engine finds the piece by container_of */
 	struct dmio_io *io;
+	const struct dmio_engine_ops *ops; /* its region's */
 	struct dmio_piece *next;
 	unsigned int region;
 	int fd;
@@ -140,47 +144,58 @@ unsigned int pool_take_pages(struct dmio_pool *pool, char **pages,
 void pool_give_pages(struct dmio_pool *pool, char **pages, unsigned int n);
 
 /* ---- engines: one ops table each (engine-sync.c, engine-aio.c,
- * engine-uring.c) ---- */
+ * engine-uring.c; nbd.c for NBD regions) ---- */
 
 enum { DMIO_Q_COMPLETED, DMIO_Q_QUEUED, DMIO_Q_BUSY };
 
 struct dmio_client;
 
+/*
+ * An engine issues pieces and hands them back completed.  Each region's
+ * pieces, of whatever op, go to one table, chosen when the call is checked
+ * (region_ops() in core.c): NBD's for an export, the sync engine's for a
+ * local flush or zeroing (done now, whatever the client's engine), else the
+ * client's engine.  name, queue and wait are required (dmio_nbd_engine, which
+ * no client runs, has no wait: client_sleep() calls nbd_wait()); any other
+ * member may be NULL: the engine has nothing to do there.  init and exit run
+ * on the thread that creates or destroys the client, the rest on its
+ * completion thread.
+ */
 struct dmio_engine_ops {
-	const char *name;
-	unsigned int default_depth;
-	/* 0 or -errno; may set c->engine. */
+	const char *name;		/* as dmio_client_create() takes it */
+	unsigned int default_depth;	/* the queue depth when the client asks 0 */
+	/* Set up c->engine: 0 or -errno. */
 	int (*init)(struct dmio_client *c);
-	/* Only when nothing is in flight. */
+	/* Free c->engine; nothing is in flight. */
 	void (*exit)(struct dmio_client *c);
-	/*
-	 * Take one piece.  A synchronous engine does the I/O now, sets p->res
-	 * and returns DMIO_Q_COMPLETED.  An asynchronous one returns
-	 * DMIO_Q_QUEUED (submitted by the next commit) or DMIO_Q_BUSY (take
-	 * it back; reap first).
-	 */
+	/* Take p: do it now (p->res set, DMIO_Q_COMPLETED), hold it for commit
+	 * (DMIO_Q_QUEUED), or give it back until something completes
+	 * (DMIO_Q_BUSY). */
 	int (*queue)(struct dmio_client *c, struct dmio_piece *p);
-	/* Submit what queue took.  NULL for synchronous engines. */
+	/* Submit the pieces queue held. */
 	void (*commit)(struct dmio_client *c);
-	/* Put up to max completed pieces, with res set, in done[] and return
-	 * how many; never waits. */
+	/* Put up to max held pieces that completed, res set, in done[]: how
+	 * many; never waits.  Called only while c->inflight is not 0. */
 	unsigned int (*reap)(struct dmio_client *c, struct dmio_piece **done,
 			     unsigned int max);
-	/* Sleep until a piece completes or c->wake_fd is written (then reap
-	 * may still find nothing).  client_wait() for engines whose
-	 * completions write wake_fd themselves. */
+	/* Sleep until a held piece completes or c->wake_fd is written (reap may
+	 * still find nothing); client_wait() where completions write wake_fd. */
 	void (*wait)(struct dmio_client *c);
-	/* Optional, for sleeping in poll() beside NBD sockets (nbd_wait):
-	 * an fd that is readable when completions wait, what to do then
-	 * before reap, and whether the engine reads wake_fd itself. */
+	/* For nbd_wait()'s poll() beside NBD sockets: an fd readable when
+	 * completions wait, and what to run before reap then. */
 	int (*event_fd)(struct dmio_client *c);
 	void (*events)(struct dmio_client *c);
+	/* Both or neither, for an engine that reads wake_fd itself: whether
+	 * that read is in flight (nbd_wait() then leaves wake_fd alone), and
+	 * take its completion if it is the next one: whether it was. */
 	bool (*wake_armed)(struct dmio_client *c);
+	bool (*wake_take)(struct dmio_client *c);
 };
 
 extern const struct dmio_engine_ops dmio_sync_engine;
 extern const struct dmio_engine_ops dmio_aio_engine;
 extern const struct dmio_engine_ops dmio_uring_engine;
+extern const struct dmio_engine_ops dmio_nbd_engine;
 
 /* ---- client.c: the client and its completion thread ---- */
 
@@ -232,9 +247,6 @@ struct dmio_nbd *nbd_find(int fd);
 int nbd_check(struct dmio_nbd *t, int rw, uint64_t pos, uint64_t end);
 /* The largest piece of rw on t. */
 uint64_t nbd_max_piece(struct dmio_nbd *t, int rw, uint64_t max_io);
-/* Send piece p: DMIO_Q_QUEUED, DMIO_Q_BUSY (every connection is full),
- * or DMIO_Q_COMPLETED (refused: p->res). */
-int nbd_queue(struct dmio_client *c, struct dmio_piece *p);
 /* Sleep until the wake-up eventfd, the engine's completions or a busy
  * connection's socket needs it; let libnbd read and write; what it
  * completed is on c->nbd_done. */

@@ -28,11 +28,21 @@
 
 #define SUBMIT_WAIT_NS 1000000L
 
+/*
+ * The submission ring is a FIFO the kernel takes from its head: a submit
+ * that returns r took the first r entries not yet submitted.  The eventfd
+ * read may sit before or between pieces there (a wait() whose submit
+ * failed leaves it, and commit() queues pieces behind it): wake_ahead says
+ * where, so that each entry is counted once, as a piece or as the read.
+ */
 struct uring_engine {
 	struct io_uring ring;
-	unsigned int queued;    /* entries filled, not yet submitted */
+	unsigned int queued;    /* pieces filled, not yet submitted */
 	unsigned int in_kernel; /* pieces submitted, not yet reaped */
-	bool wake_armed;        /* the eventfd read is in the ring */
+	unsigned int wake_ahead; /* wake_queued: pieces before the read */
+	bool wake_queued;       /* the eventfd read is filled, not yet submitted */
+	bool wake_armed;        /* the eventfd read is in the ring, its
+				 * completion not yet taken */
 	bool disabled;          /* until the completion thread, its one issuer,
 				 * enables it */
 	uint64_t wake_count;    /* where it reads to */
@@ -104,16 +114,30 @@ static int uring_queue(struct dmio_client *c, struct dmio_piece *p)
 	return DMIO_Q_QUEUED;
 }
 
+/* Count a submit that took r entries: the first r not yet submitted. */
+static void submitted(struct uring_engine *e, unsigned int r)
+{
+	if (e->wake_queued && r > e->wake_ahead) {
+		e->wake_queued = false;
+		r--;
+	} else if (e->wake_queued) {
+		e->wake_ahead -= r;
+	}
+	e->queued -= r;
+	e->in_kernel += r;
+}
+
+/* Submit the pieces queue() took, and an eventfd read that a failed
+ * wait() left behind (nbd_wait() counts on it being in the kernel). */
 static void uring_commit(struct dmio_client *c)
 {
 	struct uring_engine *e = c->engine;
 
-	while (e->queued) {
+	while (e->queued || e->wake_queued) {
 		int r = io_uring_submit(&e->ring);
 
 		if (r > 0) {
-			e->queued -= (unsigned int)r;
-			e->in_kernel += (unsigned int)r;
+			submitted(e, (unsigned int)r);
 		} else if (r != -EINTR) {
 			/* Entries in the ring cannot be taken back: try again,
 			 * after a reap when one can make room. */
@@ -151,6 +175,21 @@ static unsigned int uring_reap(struct dmio_client *c, struct dmio_piece **done,
 	return got;
 }
 
+/* Take the eventfd read's completion if it is the next one: whether it
+ * was.  Only the read's: a piece's is reap()'s. */
+static bool uring_wake_take(struct dmio_client *c)
+{
+	struct uring_engine *e = c->engine;
+	struct io_uring_cqe *cqe;
+
+	if (!e->wake_armed || io_uring_peek_cqe(&e->ring, &cqe) ||
+	    io_uring_cqe_get_data(cqe))
+		return false;
+	io_uring_cqe_seen(&e->ring, cqe);
+	e->wake_armed = false;
+	return true;
+}
+
 static void uring_wait(struct dmio_client *c)
 {
 	struct uring_engine *e = c->engine;
@@ -159,14 +198,9 @@ static void uring_wait(struct dmio_client *c)
 	int r;
 
 	enable(e);
-	/* With no piece in flight, what is there is the eventfd read's: take
-	 * it, or it would end every wait at once. */
-	if (!e->in_kernel) {
-		struct dmio_piece *none[1];
-
-		uring_reap(c, none, 1);
-	}
-	if (io_uring_peek_cqe(&e->ring, &cqe) == 0)
+	/* A read that completed took a wake-up, which may be new work's:
+	 * the caller looks again before it sleeps. */
+	if (uring_wake_take(c) || io_uring_peek_cqe(&e->ring, &cqe) == 0)
 		return;
 	/* A ring full of pieces that commit() could not submit has no room
 	 * for the read: it waits for them instead. */
@@ -174,19 +208,15 @@ static void uring_wait(struct dmio_client *c)
 		io_uring_prep_read(sqe, c->wake_fd, &e->wake_count,
 				   sizeof(e->wake_count), 0);
 		io_uring_sqe_set_data(sqe, NULL);
-		e->wake_armed = true;
+		e->wake_armed = e->wake_queued = true;
+		e->wake_ahead = e->queued;
 	}
-	/* This submits what commit() could not, too: pieces first, then the
-	 * eventfd read. */
+	/* This submits what commit() could not, too. */
 	r = io_uring_submit_and_wait(&e->ring, 1);
-	if (r > 0) {
-		unsigned int n = (unsigned int)r < e->queued ? (unsigned int)r : e->queued;
-
-		e->queued -= n;
-		e->in_kernel += n;
-	} else if (r < 0 && r != -EINTR && r != -ETIME) {
+	if (r > 0)
+		submitted(e, (unsigned int)r);
+	else if (r < 0 && r != -EINTR && r != -ETIME)
 		nanosleep(&(struct timespec){ 0, SUBMIT_WAIT_NS }, NULL);
-	}
 }
 
 static int uring_event_fd(struct dmio_client *c)
@@ -220,4 +250,5 @@ const struct dmio_engine_ops dmio_uring_engine = {
 	.event_fd = uring_event_fd,
 	.events = uring_events,
 	.wake_armed = uring_wake_armed,
+	.wake_take = uring_wake_take,
 };

@@ -382,7 +382,9 @@ static int64_t conn_send(struct nbd_conn *conn, struct dmio_piece *p)
 	}
 }
 
-int nbd_queue(struct dmio_client *c, struct dmio_piece *p)
+/* Send p: DMIO_Q_QUEUED, DMIO_Q_BUSY (every connection is full), or
+ * DMIO_Q_COMPLETED (refused: p->res). */
+static int nbd_queue(struct dmio_client *c, struct dmio_piece *p)
 {
 	struct dmio_nbd *t = p->nbd;
 	struct nbd_conn *conn;
@@ -433,18 +435,17 @@ void nbd_wait(struct dmio_client *c)
 	unsigned int n = 0, first;
 	uint64_t count;
 
-	/* The uring engine's read of wake_fd may have completed (taking a
+	/* The engine's read of wake_fd (uring's) may have completed (taking a
 	 * wake-up) with no piece of the engine in flight, so that nobody
 	 * reaps it: take it here, or the engine would go on thinking it
 	 * armed, nobody would read wake_fd, and every later wake-up would
-	 * leave it readable and end every poll at once (the thread spun). */
+	 * leave it readable and end every poll at once (the thread spun).
+	 * The wake-up it took may be new work's: the caller looks again. */
 	if (!read_wake && !c->inflight) {
-		struct dmio_piece *none[1];
-
 		if (c->ops->events)
 			c->ops->events(c);
-		c->ops->reap(c, none, 1);
-		read_wake = !c->ops->wake_armed(c);
+		if (c->ops->wake_take(c))
+			return;
 	}
 
 	fds[n++] = (struct pollfd){ c->wake_fd, POLLIN, 0 };
@@ -477,6 +478,13 @@ void nbd_wait(struct dmio_client *c)
 	if (c->ops->events)
 		c->ops->events(c);
 }
+
+/* NBD regions' pieces, beside any engine: libnbd's callbacks put them on
+ * c->nbd_done, which core_run() finishes, and nbd_wait() sleeps for them. */
+const struct dmio_engine_ops dmio_nbd_engine = {
+	.name = "nbd",
+	.queue = nbd_queue,
+};
 
 void nbd_client_exit(struct dmio_client *c)
 {
