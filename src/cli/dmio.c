@@ -113,7 +113,7 @@ static int run(const struct opts *o, struct region *r, unsigned int n)
 	if (o->op == OP_INFO)
 		return reported(EXIT_OK, info_run(o, r, n));
 	if (o->dry_run) {
-		err = job_check(o, r, n);
+		err = job_check(o, r, n, &res);
 		if (err)
 			return refused(err == -EINVAL ? EXIT_USAGE : EXIT_IOERR);
 		for (unsigned int i = 0; i < n; i++)

@@ -80,6 +80,7 @@ struct opts {
 	uint64_t hash_window;
 	const char *hash_log, *digest_file;
 	uint64_t rate;		/* --rate: bytes of the regions per second; 0: no limit */
+	const char *dirty_bitmap; /* copy, verify: only what this bitmap of the source marks */
 	bool progress_json;	/* --progress=fd:N: JSON lines on fd progress_fd */
 	int progress_fd;
 };

@@ -80,6 +80,8 @@ static const char usage_text[] =
 	"     --digest-file=FILE   verify: check each DST against FILE's digests\n"
 	"                          (a --hash-log), with no source\n"
 	"     --rate=SIZE          at most SIZE bytes of the regions per second\n"
+	"     --dirty-bitmap=NAME  copy, verify: only the extents that the NBD\n"
+	"                          source's dirty bitmap NAME marks (qemu-nbd -B)\n"
 	"     --progress[=fd:N]    show progress on stderr; with fd:N, JSON lines on\n"
 	"                          file descriptor N instead, for programs\n"
 	"     --json               print the status as JSON\n"
@@ -202,6 +204,7 @@ static const struct poptOption table[] = {
 	{ "hash-log", 0, POPT_ARG_STRING, NULL, OPT_HASH_LOG, NULL, NULL },
 	{ "digest-file", 0, POPT_ARG_STRING, NULL, OPT_DIGEST_FILE, NULL, NULL },
 	{ "rate", 0, POPT_ARG_STRING, NULL, OPT_RATE, NULL, NULL },
+	{ "dirty-bitmap", 0, POPT_ARG_STRING, NULL, OPT_DIRTY_BITMAP, NULL, NULL },
 	{ "progress", 0, POPT_ARG_STRING | POPT_ARGFLAG_OPTIONAL, NULL, OPT_PROGRESS, NULL, NULL },
 	{ "json", 0, POPT_ARG_NONE, NULL, OPT_JSON, NULL, NULL },
 	{ "force", 0, POPT_ARG_NONE, NULL, OPT_FORCE, NULL, NULL },
@@ -319,6 +322,9 @@ static void parse_values(struct opts *o)
 	o->input = arg[OPT_INPUT];
 	o->output = arg[OPT_OUTPUT];
 	o->map = arg[OPT_MAP];
+	if (arg[OPT_DIRTY_BITMAP] && !*arg[OPT_DIRTY_BITMAP])
+		errtryhelp("--dirty-bitmap: an empty name");
+	o->dirty_bitmap = arg[OPT_DIRTY_BITMAP];
 	o->direct = given[OPT_DIRECT] ? DIRECT_ON : given[OPT_NO_DIRECT] ? DIRECT_OFF : DIRECT_AUTO;
 }
 

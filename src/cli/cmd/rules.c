@@ -36,6 +36,7 @@ static const struct rule {
 	{ OPT_HASH_LOG, "--hash-log", ANY, OPT_HASH, OPT_DIGEST_FILE },
 	{ OPT_MAX_RANGES, "--max-ranges", CMD(VERIFY), 0, 0 },
 	{ OPT_RETRIES, "--retries", ANY, OPT_KEEP_GOING, 0 },
+	{ OPT_DIRTY_BITMAP, "--dirty-bitmap", CMD(COPY) | CMD(VERIFY), 0, 0 },
 };
 
 /* Options that exclude each other, and why where "conflicting" is not
@@ -50,6 +51,9 @@ static const struct exclusion {
 	{ OPT_HASH_LOG, OPT_DIGEST_FILE, NULL },
 	{ OPT_HASH, OPT_KEEP_GOING, "a rescue reads bad ranges again, out of order" },
 	{ OPT_FIRST, OPT_MAX_RANGES, NULL },
+	{ OPT_HASH, OPT_DIRTY_BITMAP, "only the dirty extents are read, so no digest is of the "
+				     "whole source (verify --digest-file checks a copy)" },
+	{ OPT_DIGEST_FILE, OPT_DIRTY_BITMAP, NULL },
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

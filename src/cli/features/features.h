@@ -8,6 +8,7 @@
  *   map_state (resume.c) --map: where each destination resumes; checkpoints
  *   rate (rate.c)        --rate: a token bucket over chunks
  *   hashing (hashing.c)  --hash, --digest-file: feeds the hasher (hash.c)
+ *   dirty (dirty.c)      --dirty-bitmap: only what a dirty bitmap marks
  *
  * Each answers the planner's questions (what to skip, where a chunk must
  * end) and takes the chunks it needs to see; none is called when it is off.
@@ -62,10 +63,12 @@ struct map_state {
 };
 
 /* Load o->map (or start a new map when there is none), check it is for
- * regions r[0..n), and set each destination's resume point (done, resume)
- * and the source's bad ranges: 0, or -errno once it said why (-EINVAL: the
- * map does not match).  With --dry-run only, ms NULL: the same checks. */
-int map_open(const struct opts *o, struct region *r, unsigned int n, struct map_state *ms);
+ * regions r[0..n) and for the same kind of copy (a full one, or one of the
+ * dirty bitmap whose dirty_scan() identity is dirty_id), and set each
+ * destination's resume point (done, resume) and the source's bad ranges:
+ * 0, or -errno once it said why (-EINVAL: the map does not match). */
+int map_open(const struct opts *o, struct region *r, unsigned int n, struct map_state *ms,
+	     const char *dirty_id);
 /* The stage, on j (after map_open()): 0 or -ENOMEM. */
 int map_start(struct map_state *ms, struct job *j);
 /* Record the map: the destinations that progressed flushed first, unless
@@ -89,6 +92,29 @@ struct rate {
 uint64_t rate_chunk(uint64_t bps, uint64_t chunk);
 /* The stage, with a full bucket, on j when o->rate says. */
 void rate_init(struct rate *b, struct job *j);
+
+/* ---- --dirty-bitmap (dirty.c) ---- */
+
+struct dirty {
+	struct stage stage;
+	const struct region *src;
+	const char *name;		/* the bitmap's */
+	uint64_t extents, sectors;	/* what it marks of the source region */
+	char id[64];			/* that, in a word, for a --map */
+	uint64_t before;		/* of the sectors, those before the job's start */
+	uint64_t done;			/* and those retired since */
+	uint64_t run_start, run_end;	/* the run asked of last (sectors, relative) */
+	bool run_dirty;
+};
+
+/* Walk the source's dirty bitmap o->dirty_bitmap: its extents, sectors and
+ * identity into *d: 0, or -errno once said why. */
+int dirty_scan(struct dirty *d, const struct opts *o, const struct region *src);
+/* A --map resumes the job at sector next: the dirty sectors before it are
+ * done (d->before): 0, or -errno once said why. */
+int dirty_resume(struct dirty *d, uint64_t next);
+/* The stage, on j. */
+void dirty_start(struct dirty *d, struct job *j);
 
 /* ---- digests (hashing.c) ---- */
 

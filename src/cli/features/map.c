@@ -126,6 +126,15 @@ static const char *parse_line(char *line, struct map *m)
 		return w[0][0] == 'd' ? map_range_add(&d->done, &d->ndone, b, c)
 				      : map_range_add(&d->failed, &d->nfailed, b, c);
 	}
+	if (!strcmp(w[0], "dirty") && m->version > 3) {
+		if (n != 3 || !*w[1] || !*w[2] || !unescape(w[1]) || !unescape(w[2]))
+			return "expected: dirty NAME ID";
+		if (m->dirty_name)
+			return "a second dirty line";
+		m->dirty_name = strdup(w[1]);
+		m->dirty_id = strdup(w[2]);
+		return m->dirty_name && m->dirty_id ? NULL : "out of memory";
+	}
 	if (!strcmp(w[0], "bad") && m->version > 2) {
 		if (n != 3 || !number(w[1], &a) || !number(w[2], &b))
 			return "expected: bad START COUNT";
@@ -160,8 +169,9 @@ const char *map_parse(const char *text, size_t len, struct map *m, unsigned int 
 		*next++ = 0;
 		if (*lineno == 1) {
 			m->version = !strcmp(line, MAP_MAGIC) ? 2 : !strcmp(line, MAP_MAGIC_1) ? 1
-				   : !strcmp(line, MAP_MAGIC_3) ? 3 : 0;
-			err = m->version ? NULL : "not a dmio map, version 1, 2 or 3";
+				   : !strcmp(line, MAP_MAGIC_3) ? 3 : !strcmp(line, MAP_MAGIC_4) ? 4
+				   : 0;
+			err = m->version ? NULL : "not a dmio map, version 1 to 4";
 		} else
 			err = parse_line(line, m);
 		if (err)
@@ -185,6 +195,8 @@ void map_free(struct map *m)
 		free(m->dst[i].failed);
 	}
 	free(m->bad);
+	free(m->dirty_name);
+	free(m->dirty_id);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -247,10 +259,17 @@ int map_write(const char *path, const struct map *m)
 		}
 		goto out;
 	}
-	fprintf(f, "%s\n", m->nbad ? MAP_MAGIC_3 : MAP_MAGIC);
+	fprintf(f, "%s\n", m->dirty_name ? MAP_MAGIC_4 : m->nbad ? MAP_MAGIC_3 : MAP_MAGIC);
 	put_region(f, "source", &m->src);
 	for (unsigned int i = 0; i < m->ndst; i++)
 		put_region(f, "destination", &m->dst[i]);
+	if (m->dirty_name) {
+		fputs("dirty ", f);
+		put_path(f, m->dirty_name);
+		fputc(' ', f);
+		put_path(f, m->dirty_id);
+		fputc('\n', f);
+	}
 	for (unsigned int i = 0; i < m->ndst; i++) {
 		for (unsigned int k = 0; k < m->dst[i].ndone; k++)
 			fprintf(f, "done %u %llu %llu\n", i,

@@ -9,12 +9,16 @@
  *   done I START COUNT                   sectors [START, START+COUNT) of
  *   failed I START COUNT                 destination I's region
  *   bad START COUNT                      of the source's, unreadable
- *                                        (version 3 only)
+ *                                        (version 3 and later)
+ *   dirty NAME ID                        a copy of what the dirty bitmap
+ *                                        NAME marks, as ID says it did
+ *                                        (version 4)
  *
  * PATH has backslash, whitespace and control bytes written as \ooo (octal),
  * as /proc/self/mounts does; ID is what the device or file was (see
- * dev_identity()).  A map is written as version 2, or 3 when it has bad
- * lines; version 1 maps, without ID, are read too.  The parser is pure,
+ * dev_identity()).  A map is written as version 2, 3 when it has bad
+ * lines, or 4 when it has a dirty line; version 1 maps, without ID, are
+ * read too.  The parser is pure,
  * for tests and fuzzing.
  */
 #ifndef DMIO_MAP_H
@@ -27,6 +31,7 @@
 #define MAP_MAGIC "dmio-map 2"
 #define MAP_MAGIC_1 "dmio-map 1"
 #define MAP_MAGIC_3 "dmio-map 3"
+#define MAP_MAGIC_4 "dmio-map 4"
 #define MAP_MAX_RANGES 4096	/* per destination and kind */
 #define MAP_MAX_BAD 65536	/* bad ranges of the source */
 #define MAP_MAX_DESTS 64
@@ -50,6 +55,7 @@ struct map {
 	unsigned int ndst;
 	struct map_range *bad;	/* of the source, relative to its start */
 	unsigned int nbad;
+	char *dirty_name, *dirty_id; /* --dirty-bitmap: the bitmap, and what it said */
 };
 
 /* Parse len bytes of text into *m.  Returns NULL, or a message naming the

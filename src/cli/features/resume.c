@@ -107,8 +107,32 @@ static bool same_region(const struct map_region *m, const struct region *r,
 	return false;
 }
 
+/* Whether the map m is of the same kind of copy as this one: a full copy,
+ * or one of what the same dirty bitmap marks as it marks it now (dirty_id,
+ * or NULL); says why not. */
+static bool same_copy(const struct opts *o, const struct map *m, const char *dirty_id)
+{
+	if (!m->dirty_name && !dirty_id)
+		return true;
+	if (!m->dirty_name)
+		warnmsg("%s: the map is of a full copy, not of one with --dirty-bitmap", o->map);
+	else if (!dirty_id)
+		warnmsg("%s: the map is of a copy with --dirty-bitmap=%s", o->map, m->dirty_name);
+	else if (strcmp(m->dirty_name, o->dirty_bitmap))
+		warnmsg("%s: the map is of the dirty bitmap %s, not %s", o->map, m->dirty_name,
+			o->dirty_bitmap);
+	else if (strcmp(m->dirty_id, dirty_id))
+		warnmsg("%s: the dirty bitmap %s changed since the map was written (extents:sectors "
+			"%s then, %s now): start again without the map", o->map,
+			o->dirty_bitmap, m->dirty_id, dirty_id);
+	else
+		return true;
+	return false;
+}
+
 /* Load o->map into m: 0, or -errno once said why. */
-static int map_load(const struct opts *o, struct region *r, unsigned int n, struct map *m)
+static int map_load(const struct opts *o, struct region *r, unsigned int n, struct map *m,
+		    const char *dirty_id)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -124,6 +148,11 @@ static int map_load(const struct opts *o, struct region *r, unsigned int n, stru
 		ok = set_region(&m->src, &r[0]);
 		for (unsigned int i = 1; i < n; i++)
 			ok &= set_region(&m->dst[m->ndst++], &r[i]);
+		if (dirty_id) {
+			m->dirty_name = strdup(o->dirty_bitmap);
+			m->dirty_id = strdup(dirty_id);
+			ok &= m->dirty_name && m->dirty_id;
+		}
 		/* Written now: a map that cannot be is refused before any I/O;
 		 * --dry-run only looks at where it would be. */
 		e = !ok ? -ENOMEM : o->dry_run ? dir_writable(o->map) : map_write(o->map, m);
@@ -160,6 +189,10 @@ static int map_load(const struct opts *o, struct region *r, unsigned int n, stru
 			return -EINVAL;
 		}
 	}
+	if (!same_copy(o, m, dirty_id)) {
+		map_free(m);
+		return -EINVAL;
+	}
 	if (m->version < 2) {
 		warnmsg("%s: a version 1 map, which does not say what its devices were: "
 			"resuming on their paths alone", o->map);
@@ -175,7 +208,8 @@ static int map_load(const struct opts *o, struct region *r, unsigned int n, stru
 	return 0;
 }
 
-int map_open(const struct opts *o, struct region *r, unsigned int n, struct map_state *ms)
+int map_open(const struct opts *o, struct region *r, unsigned int n, struct map_state *ms,
+	     const char *dirty_id)
 {
 	unsigned int nd = n - 1;
 	struct map *m;
@@ -190,7 +224,7 @@ int map_open(const struct opts *o, struct region *r, unsigned int n, struct map_
 		map_close(ms);
 		return -ENOMEM;
 	}
-	e = map_load(o, r, n, m);
+	e = map_load(o, r, n, m, dirty_id);
 	if (e) {
 		free(m);
 		ms->m = NULL;

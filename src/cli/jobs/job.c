@@ -27,6 +27,7 @@ static const struct job_ops *job_kind(const struct opts *o)
 
 /* The features a job may have on: each is a stage when it is. */
 struct features {
+	struct dirty dirty;
 	struct rescue rescue;
 	struct map_state map;
 	struct hashing hashing;
@@ -67,9 +68,19 @@ static void job_resume(struct job *j)
 
 /* ---- progress, as a stage ---- */
 
+/* The work done, in bytes: what is retired, or of an incremental copy,
+ * the dirty sectors retired. */
+static uint64_t work_done(const struct job *j, const struct features *f)
+{
+	return (j->o->dirty_bitmap ? f->dirty.before + f->dirty.done : j->progress)
+	       << DMIO_SECTOR_SHIFT;
+}
+
 static void progress_tick(struct stage *st)
 {
-	progress_update(st->job->res, st->job->progress << DMIO_SECTOR_SHIFT, false);
+	const struct features *f = container_of(st, struct features, progress);
+
+	progress_update(st->job->res, work_done(st->job, f), false);
 }
 
 static double progress_wait(struct stage *st)
@@ -89,8 +100,11 @@ static const struct stage_ops progress_ops = {
  * or -errno. */
 static int features_start(struct job *j, struct features *f)
 {
-	int err = rescue_init(&f->rescue, j);
+	int err;
 
+	if (j->o->dirty_bitmap)
+		dirty_start(&f->dirty, j);
+	err = rescue_init(&f->rescue, j);
 	if (!err && j->o->map)
 		err = map_start(&f->map, j);
 	if (!err)
@@ -165,7 +179,7 @@ static void job_go(struct job *j, struct features *f)
 	pipeline_run(j);
 	for (unsigned int k = 0; rescue_pass(&f->rescue, k); k++)
 		pipeline_run(j);
-	progress_update(j->res, j->progress << DMIO_SECTOR_SHIFT, true);
+	progress_update(j->res, work_done(j, f), true);
 	job_flush(j);
 	input_end(j);
 	stream_close(j);
@@ -177,15 +191,32 @@ static void job_go(struct job *j, struct features *f)
 	dmio_client_stats(j->client, &j->res->stats);
 }
 
-int job_check(const struct opts *o, struct region *r, unsigned int n)
+/* --dirty-bitmap: what the bitmap marks, in the result too: 0 or -errno
+ * (said). */
+static int dirty_look(const struct opts *o, struct region *src, struct dirty *d,
+		      struct job_result *res)
 {
-	struct job_result res = { 0 };
-	struct job j = { .o = o, .res = &res, .infd = -1, .outfd = -1 };
+	int err = o->dirty_bitmap ? dirty_scan(d, o, src) : 0;
+
+	if (o->dirty_bitmap && !err) {
+		res->dirty = true;
+		res->dirty_extents = d->extents;
+		res->dirty_bytes = d->sectors << DMIO_SECTOR_SHIFT;
+	}
+	return err;
+}
+
+int job_check(const struct opts *o, struct region *r, unsigned int n, struct job_result *res)
+{
+	struct job j = { .o = o, .res = res, .infd = -1, .outfd = -1 };
 	struct map_state ms;
+	struct dirty d;
 	int err;
 
 	job_regions(&j, r, n);
-	err = o->map ? map_open(o, r, n, &ms) : 0;
+	err = dirty_look(o, j.src, &d, res);
+	if (!err && o->map)
+		err = map_open(o, r, n, &ms, o->dirty_bitmap ? d.id : NULL);
 	if (!err && o->map)
 		map_close(&ms);
 	if (!err)
@@ -204,18 +235,25 @@ int job_run(const struct opts *o, struct region *r, unsigned int n,
 static int job_start(struct job *j, struct region *r, unsigned int n, struct features *f)
 {
 	const struct opts *o = j->o;
-	int err = o->map ? map_open(o, r, n, &f->map) : 0;
+	uint64_t total = j->total;
+	int err = dirty_look(o, j->src, &f->dirty, j->res);
 
+	if (!err && o->map)
+		err = map_open(o, r, n, &f->map, o->dirty_bitmap ? f->dirty.id : NULL);
 	if (err)
 		return err;
 	if (o->map)
 		job_resume(j);
+	if (o->dirty_bitmap && j->next && (err = dirty_resume(&f->dirty, j->next)))
+		return err;
 	if (o->hash_mask && j->next) {
 		warnmsg("%s: --hash needs every byte in one pass, but the map says %llu "
 			"sectors were copied before", o->map, (unsigned long long)j->next);
 		return -EINVAL;
 	}
-	progress_init(o, j->total << DMIO_SECTOR_SHIFT, j->progress << DMIO_SECTOR_SHIFT, r, n);
+	if (o->dirty_bitmap)
+		total = f->dirty.sectors;
+	progress_init(o, total << DMIO_SECTOR_SHIFT, work_done(j, f), r, n);
 	err = stream_open(j);
 	if (err == -EINTR) {
 		/* A signal while it waited for its input or output. */
@@ -255,7 +293,7 @@ int job_run_with(const struct opts *o, struct region *r, unsigned int n,
 		if (hashing_end(&f.hashing))
 			res->stream_error = true;
 		res->seconds = now_seconds() - t0;
-		progress_end(j.progress << DMIO_SECTOR_SHIFT);
+		progress_end(work_done(&j, &f));
 	}
 	stream_close(&j);
 	features_free(&f);

@@ -11,8 +11,9 @@
 #include "pipeline/pipeline.h"
 
 /* --dry-run: what job_run() would refuse before any I/O (the map, the
- * input or output), with the same code: 0, or -errno once said why. */
-int job_check(const struct opts *o, struct region *r, unsigned int n);
+ * input or output), with the same code, and what the plan is (a dirty
+ * bitmap's extents in *res): 0, or -errno once said why. */
+int job_check(const struct opts *o, struct region *r, unsigned int n, struct job_result *res);
 /* Run o->op over r[0..n) (r[0] is the source where o->shape says there is
  * one); the outcome is in r[] and *res.  0, or -errno when the job could
  * not start (-EINVAL: refused, said why). */

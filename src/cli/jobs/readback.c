@@ -37,9 +37,9 @@ static void readback_retire(struct job *j, struct slot *s)
 			j->res->bytes_read += (bad == UINT64_MAX ? len : bad - first)
 					      << DMIO_SECTOR_SHIFT;
 		if (bad == UINT64_MAX) {
-			d->done += len;
+			d->done = s->off + len;
 		} else {
-			d->done += bad - first;
+			d->done = bad - d->sector;
 			region_fail(d, bad, err, "read");
 		}
 	}

@@ -114,13 +114,13 @@ static void verify_retire(struct job *j, struct slot *s)
 			j->res->bytes_read += len << DMIO_SECTOR_SHIFT;
 		if (!j->o->first) {
 			record_differences(j, d, src, dst, first, len);
-			d->done += len;
+			d->done = s->off + len;
 			if (bad != UINT64_MAX)
 				region_fail(d, bad, err, "read");
 			continue;
 		}
 		same = src || dst ? first_difference(src, dst, len) : len;
-		d->done += same;
+		d->done = s->off + same;
 		if (same < len) {
 			d->status = ST_MISMATCH;
 			d->bad_sector = first + same;

@@ -459,6 +459,12 @@ int report(const struct opts *o, const struct region *r, unsigned int n,
 		json_object_object_add(doc, "bytes_written", json_object_new_uint64(res->bytes_written));
 		json_object_object_add(doc, "bytes_zeroed", json_object_new_uint64(res->bytes_zeroed));
 		json_object_object_add(doc, "bytes_skipped", json_object_new_uint64(res->bytes_skipped));
+		if (res->dirty) {
+			json_object_object_add(doc, "dirty_extents",
+					       json_object_new_uint64(res->dirty_extents));
+			json_object_object_add(doc, "dirty_bytes",
+					       json_object_new_uint64(res->dirty_bytes));
+		}
 		/* Microseconds are all the clock is worth; print no more digits. */
 		snprintf(secs, sizeof(secs), "%.6f", res->seconds);
 		json_object_object_add(doc, "seconds", json_object_new_double_s(res->seconds, secs));
@@ -471,6 +477,10 @@ int report(const struct opts *o, const struct region *r, unsigned int n,
 	} else {
 		table_print(f, rows, n, status_table, NCOLS(status_table));
 		report_digests_table(f, r, n, res);
+		if (res->dirty)
+			fprintf(f, "dirty bitmap %s: %llu extents, %llu bytes\n", o->dirty_bitmap,
+				(unsigned long long)res->dirty_extents,
+				(unsigned long long)res->dirty_bytes);
 		if (o->op != OP_READ && !o->dry_run)
 			fprintf(f, "error bits: 0x%lx\n", bits);
 		if (full_verify)

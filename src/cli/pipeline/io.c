@@ -187,11 +187,13 @@ void job_retire_writes(struct job *j, struct slot *s)
 		if (rewrite)
 			rewritten(j, s, s->dest[i], bad);
 		if (bad == UINT64_MAX) {
-			d->done += rewrite ? 0 : len;
+			if (!rewrite)
+				d->done = s->off + len;
 			count(j, rw, len);
 			s->legs_ok |= 1UL << s->dest[i];
 		} else {
-			d->done += rewrite ? 0 : bad - first;
+			if (!rewrite)
+				d->done = bad - d->sector;
 			count(j, rw, bad - first);
 			region_fail(d, bad, err, rw == DMIO_WRITE ? "write"
 						 : rw == DMIO_DISCARD ? "discard" : "write zeroes");

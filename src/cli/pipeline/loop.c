@@ -328,6 +328,24 @@ static void wait_or_fill(struct job *j, bool moved)
 		drive(j, f, j->ops->fill);
 }
 
+/* The loop is over: what the planner skipped up to the limit (a stage
+ * knew it done, or clean) is done as well, on every region still taking
+ * part; what each reports done stays a prefix. */
+static void skipped_to_limit(struct job *j)
+{
+	if (j->progress < j->limit)
+		j->progress = j->limit;
+	if (j->src)
+		j->src->done = j->progress;
+	for (unsigned int i = 0; i < j->ndst; i++) {
+		struct region *d = &j->dst[i];
+		uint64_t end = j->limit < d->count ? j->limit : d->count;
+
+		if (dest_active(d) && d->done < end)
+			d->done = end;
+	}
+}
+
 void pipeline_run(struct job *j)
 {
 	signals_wake(j->wake_fd);
@@ -348,6 +366,7 @@ void pipeline_run(struct job *j)
 			break;
 		wait_or_fill(j, moved);
 	}
+	skipped_to_limit(j);
 	signals_wake(-1);
 }
 

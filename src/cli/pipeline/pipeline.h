@@ -56,6 +56,9 @@ struct job_result {
 	 * as data, zeroed (write-zeroes, discard), skipped (zeroes onto
 	 * --target-is-zero, unchanged with --write-changed). */
 	uint64_t bytes_read, bytes_written, bytes_zeroed, bytes_skipped;
+	/* --dirty-bitmap: what the bitmap marks of the source. */
+	bool dirty;
+	uint64_t dirty_extents, dirty_bytes;
 	double seconds;
 	unsigned int chunks;	/* in flight at most, of chunk bytes */
 	uint64_t chunk;

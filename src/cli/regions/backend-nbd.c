@@ -4,8 +4,10 @@
  * nbds+unix://), opened with dmio_nbd_open() into a handle that libdmio
  * regions name beside local ones.  Nothing claims an export: the server
  * decides who may write it.  Its minimum block is the region's smallest
- * I/O; holes are the server's base:allocation block status; what it can
- * do (zero, trim, flush) is what the server said at the handshake.
+ * I/O; holes are the server's base:allocation block status (what reads as
+ * zeroes), and what changed since a checkpoint the qemu:dirty-bitmap:NAME
+ * context's (--dirty-bitmap); what it can do (zero, trim, flush) is what
+ * the server said at the handshake.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -37,11 +39,12 @@ static int nbd_open(struct dev *dev, const char *uri, const struct opts *o, unsi
 		.connections = o->connections,
 		.tls_psk_file = o->tls_psk,
 		.tls_certificates = o->tls_certificates,
+		.dirty_bitmap = how & OPEN_CHANGES ? o->dirty_bitmap : NULL,
 	};
 	struct dmio_nbd_info info;
 	int h = dmio_nbd_open(uri, &p), err;
 
-	(void)how; /* nothing to claim, no O_DIRECT */
+	/* Nothing to claim, no O_DIRECT. */
 	if (h < 0) {
 		char *msg = spec_redact_in(dmio_nbd_error(), uri);
 
@@ -64,6 +67,7 @@ static int nbd_open(struct dev *dev, const char *uri, const struct opts *o, unsi
 		.zero = info.flags & DMIO_NBD_CAN_ZERO, .trim = info.flags & DMIO_NBD_CAN_TRIM,
 		.zero_block = dev->lbs,
 		.extents = info.flags & DMIO_NBD_EXTENTS, .remote = true,
+		.changes = info.flags & DMIO_NBD_DIRTY,
 		.flush = info.flags & DMIO_NBD_CAN_FLUSH, .min_io = dev->lbs,
 		.claim = CLAIM_NONE,
 	};
@@ -87,6 +91,15 @@ static int nbd_extent(const struct dev *dev, uint64_t pos, uint64_t *end, bool *
 	int h = 0, err = dmio_nbd_extent(dev->fd, pos, end, &h);
 
 	*hole = h;
+	return err;
+}
+
+/* The dirty bitmap's qemu:dirty-bitmap:NAME block status. */
+static int nbd_changed(const struct dev *dev, uint64_t pos, uint64_t *end, bool *changed)
+{
+	int c = 0, err = dmio_nbd_dirty(dev->fd, pos, end, &c);
+
+	*changed = c;
 	return err;
 }
 
@@ -145,6 +158,7 @@ const struct backend_ops nbd_backend = {
 	.open_error = nbd_open_error,
 	.same = nbd_same,
 	.extent = nbd_extent,
+	.changed = nbd_changed,
 	.flush = nbd_flush,
 	.describe = nbd_describe,
 	.close = nbd_close,

@@ -28,6 +28,8 @@ int region_open(const struct opts *o, struct region *r, unsigned int how)
 {
 	const struct backend_ops *b = r->spec.nbd ? &nbd_backend : &file_backend;
 
+	if (o->dirty_bitmap && r->role == ROLE_SOURCE && o->shape.source)
+		how |= OPEN_CHANGES;
 	/* The URI as given, password and all; the path shown hides it. */
 	return b->open(&r->dev, r->spec.nbd ? r->spec.device : r->path, o, how);
 }

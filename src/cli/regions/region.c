@@ -279,6 +279,16 @@ static int check_tls(const struct opts *o, const struct region *r, unsigned int 
 	return -EINVAL;
 }
 
+/* --dirty-bitmap: the source must say what changed. */
+static int check_changes(const struct opts *o, const struct region *r)
+{
+	if (!o->dirty_bitmap || r->dev.caps.changes)
+		return 0;
+	warnmsg("%s: --dirty-bitmap needs an NBD export as the source (serve the image "
+		"with qemu-nbd -B %s)", r->text, o->dirty_bitmap);
+	return -EINVAL;
+}
+
 /* A source that is mounted read-write may change while it is read. */
 static void warn_mounted(const struct opts *o, const struct region *r, unsigned int n)
 {
@@ -305,6 +315,8 @@ int regions_prepare(const struct opts *o, struct region *r, unsigned int n)
 			return e;
 	}
 	e = check_tls(o, r, n);
+	if (!e)
+		e = check_changes(o, &r[0]);
 	if (!e)
 		e = check_lengths(o, r, n);
 	if (!e)

@@ -26,6 +26,7 @@ struct ident;
 #define OPEN_WRITE 0x1	/* for writing */
 #define OPEN_EXCL 0x2	/* claimed exclusively */
 #define OPEN_DIRECT 0x4	/* O_DIRECT */
+#define OPEN_CHANGES 0x8	/* with what changed since a checkpoint (o->dirty_bitmap) */
 
 struct backend_ops {
 	const char *name;
@@ -42,6 +43,10 @@ struct backend_ops {
 	 * and *hole; all data where the device cannot say (!caps.extents).
 	 * 0 or -errno. */
 	int (*extent)(const struct dev *dev, uint64_t pos, uint64_t *end, bool *hole);
+	/* Where what changed since a checkpoint is (caps.changes): the run of
+	 * changed or of unchanged bytes that byte pos is in, its end in *end,
+	 * and *changed.  0 or -errno. */
+	int (*changed)(const struct dev *dev, uint64_t pos, uint64_t *end, bool *changed);
 	/* Make what was written durable (through client c, which did the
 	 * writes): 0 or -errno. */
 	int (*flush)(struct dev *dev, struct dmio_client *c);
@@ -71,6 +76,7 @@ struct caps {
 	bool keeps_blocks;	/* zeroed without unmapping its blocks (BLKZEROOUT) */
 	bool discard_zeroes;	/* what a discard leaves reads as zeroes */
 	bool extents;		/* it says where its holes are (SEEK_HOLE, block status) */
+	bool changes;		/* it says what changed since a checkpoint (a dirty bitmap) */
 	bool remote;		/* on a server: connected once, and stays connected */
 	bool flush;		/* a flush has something to do */
 	bool direct;		/* it may be opened O_DIRECT */
