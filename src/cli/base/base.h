@@ -11,9 +11,13 @@
 #define DMIO_BASE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define PROG "dmio"
+
+#define container_of(ptr, type, member) \
+	((type *)((char *)(ptr) - offsetof(type, member)))
 
 /* ---- messages (msg.c) ---- */
 

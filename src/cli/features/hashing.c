@@ -20,7 +20,7 @@
 
 static struct hashing *of(struct stage *st)
 {
-	return (struct hashing *)st;
+	return container_of(st, struct hashing, stage);
 }
 
 /* Feed the chunk s to the hasher. */

@@ -24,7 +24,7 @@
 
 static struct rescue *of(struct stage *st)
 {
-	return (struct rescue *)st;
+	return container_of(st, struct rescue, stage);
 }
 
 static struct bad_list *found_of(struct rescue *x, const struct slot *s)

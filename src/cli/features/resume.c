@@ -210,7 +210,7 @@ int map_open(const struct opts *o, struct region *r, unsigned int n, struct map_
 
 static struct map_state *of(struct stage *st)
 {
-	return (struct map_state *)st;
+	return container_of(st, struct map_state, stage);
 }
 
 /* Destination i failed: what it rewrote below its done prefix since the
