@@ -218,6 +218,27 @@ ALGS="md5 sha1 sha256 sha512 sha3-256 blake2b-512 xxh128"
 }
 
 # bats test_tags=unprivileged
+@test "verify --digest-file: each destination is checked over its own entry's length" {
+	img a 3M
+	img b 5M
+	# A sha256sum file: no sizes; each destination to its end.
+	sha256sum a b >sums
+	run --separate-stderr "$DMIO" --json verify --digest-file=sums a b
+	assert_success
+	[ "$(json '[.regions[] | .count] | tojson')" = "[6144,10240]" ]
+	# dmio's own logs: each entry's size.
+	"$DMIO" --quiet --hash=sha256 --hash-log=a.log read -o /dev/null a
+	"$DMIO" --quiet --hash=sha256 --hash-log=b.log read -o /dev/null b
+	cat a.log b.log >both.log
+	run --separate-stderr "$DMIO" --json verify --digest-file=both.log a b
+	assert_success
+	[ "$(json '[.regions[] | .status] | tojson')" = '["ok","ok"]' ]
+	run --separate-stderr "$DMIO" --json verify --digest-file=both.log b a
+	assert_success
+	[ "$(json '[.regions[] | .count] | tojson')" = "[10240,6144]" ]
+}
+
+# bats test_tags=unprivileged
 @test "verify --digest-file refuses what it cannot check, up front" {
 	img a.img 1M
 	sha256sum a.img >sums
