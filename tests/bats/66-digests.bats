@@ -334,6 +334,32 @@ ALGS="md5 sha1 sha256 sha512 sha3-256 blake2b-512 xxh128"
 	cmp dst.img dst.orig
 }
 
+# bats test_tags=unprivileged
+@test "--hash-log=/dev/stdout while read writes its data to stdout: refused, the data intact" {
+	img src 1M
+	# As -o out --hash-log=out is: the log would replace the data in out
+	# (opened with O_TRUNC at the end), and exit 0.
+	local st=0
+	"$DMIO" --hash=md5 --hash-log=/dev/stdout read src >out 2>err || st=$?
+	[ "$st" = 2 ] || fail "status $st; out holds $(stat -c %s out) bytes, not the data: $(head -c 100 out)"
+	[ ! -s out ]
+	[ "$(cat err)" = "dmio: /dev/stdout: the digest log is standard output, which carries read's data" ]
+	# Over a pipe, the log's lines would be appended to the data.
+	local n
+	n=$("$DMIO" --quiet --hash=md5 --hash-log=/dev/stdout read src 2>/dev/null | wc -c) || true
+	[ "$n" != $(((1 << 20) + 89)) ] || fail "the digest log went into read's data on the pipe"
+	# The report would overwrite the log; with -q and no --json, stdout
+	# is the log's alone.
+	truncate -s 1M dst
+	st=0
+	"$DMIO" --json --hash=md5 --hash-log=/dev/stdout copy src dst >rep 2>err || st=$?
+	[ "$st" = 2 ] || fail "status $st: $(cat rep)"
+	[ "$(jq -r .error rep)" = "/dev/stdout: the digest log is standard output, which carries the report" ]
+	cmp -s src dst && fail "dst written by a refused run"
+	"$DMIO" -q --hash=md5 --hash-log=/dev/stdout copy src dst >log
+	grep -qx "MD5 (src) = $(sum md5 src)" log
+}
+
 @test "a name with a newline: sha256sum -c reads every line of the log, comments included" {
 	img "$(printf 'a\nb')" 1M
 	truncate -s 1M dst

@@ -334,10 +334,19 @@ static bool same_path(const char *a, const char *b)
 	return same;
 }
 
+/* What standard output carries besides the log: read's data, the report,
+ * or nothing (-q without --json: the report only of a failed run). */
+static const char *stdout_carries(const struct opts *o)
+{
+	if (o->shape.output && stream_is_std(o))
+		return "read's data";
+	return o->json || !o->quiet ? "the report" : NULL;
+}
+
 static int hash_log_apart(const struct opts *o, const struct region *r, unsigned int n)
 {
 	const char *others[] = { o->input, o->output, o->map };
-	struct extent e, x;
+	struct extent e, x, null;
 
 	for (unsigned int i = 0; i < 3; i++)
 		if (others[i] && strcmp(others[i], "-") && same_path(others[i], o->hash_log)) {
@@ -347,6 +356,14 @@ static int hash_log_apart(const struct opts *o, const struct region *r, unsigned
 		}
 	if (path_extent(o->hash_log, &e))
 		return 0; /* a new file */
+	/* /dev/stdout, or the file it was redirected to: the log would
+	 * replace what goes there, or mix with it (/dev/null loses nothing). */
+	if (stdout_carries(o) && !fd_extent(1, &x) && extents_same(&x, &e) &&
+	    (path_extent("/dev/null", &null) || !extents_same(&null, &e))) {
+		warnmsg("%s: the digest log is standard output, which carries %s", o->hash_log,
+			stdout_carries(o));
+		return -EINVAL;
+	}
 	for (unsigned int i = 0; i < n; i++)
 		if (extents_same(&r[i].dev.ext, &e)) {
 			warnmsg("%s: the digest log is %s's %s", o->hash_log, r[i].text,
