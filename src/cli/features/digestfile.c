@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/base.h"
 #include "features/digestfile.h"
@@ -380,12 +382,39 @@ static int hash_log_apart(const struct opts *o, const struct region *r, unsigned
 	return 0;
 }
 
+/* Whether the log could be written at the end: 0, or -EINVAL once said
+ * why (no such directory, a directory, a read-only place).  Nothing is
+ * made: --dry-run asks the same. */
+static int hash_log_writable(const char *path)
+{
+	struct stat st;
+	char *dir;
+	int err = 0;
+
+	if (!stat(path, &st))
+		err = S_ISDIR(st.st_mode) ? -EISDIR : access(path, W_OK) ? -errno : 0;
+	else if (errno != ENOENT)
+		err = -errno;
+	else if (!(dir = strdup(path)))
+		err = -ENOMEM;
+	else {
+		err = access(dirname(dir), W_OK | X_OK) ? -errno : 0;
+		free(dir);
+	}
+	if (!err)
+		return 0;
+	warnmsg("%s: cannot write the digests: %s", path, strerror(-err));
+	return -EINVAL;
+}
+
 int digests_prepare(const struct opts *o, struct region *r, unsigned int n)
 {
 	int err;
 
-	if (o->hash_log)
-		return hash_log_apart(o, r, n);
+	if (o->hash_log) {
+		err = hash_log_apart(o, r, n);
+		return err ? err : hash_log_writable(o->hash_log);
+	}
 	if (!o->digest_file)
 		return 0;
 	err = read_file(o->digest_file, o->hash_mask);
