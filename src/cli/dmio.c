@@ -103,6 +103,8 @@ static int run(const struct opts *o, struct region *r, unsigned int n)
 		return refused(EXIT_SIGNAL + signal_stop());
 	if (!err)
 		err = digests_prepare(o, r, n);
+	if (!err)
+		err = progress_fd_apart(o, r, n);
 	if (err)
 		return refused(EXIT_USAGE);
 	if (o->verbose)

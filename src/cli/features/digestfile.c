@@ -348,7 +348,7 @@ static const char *stdout_carries(const struct opts *o)
 static int hash_log_apart(const struct opts *o, const struct region *r, unsigned int n)
 {
 	const char *others[] = { o->input, o->output, o->map };
-	struct extent e, x, null;
+	struct extent e, x;
 
 	for (unsigned int i = 0; i < 3; i++)
 		if (others[i] && strcmp(others[i], "-") && same_path(others[i], o->hash_log)) {
@@ -361,7 +361,7 @@ static int hash_log_apart(const struct opts *o, const struct region *r, unsigned
 	/* /dev/stdout, or the file it was redirected to: the log would
 	 * replace what goes there, or mix with it (/dev/null loses nothing). */
 	if (stdout_carries(o) && !fd_extent(1, &x) && extents_same(&x, &e) &&
-	    (path_extent("/dev/null", &null) || !extents_same(&null, &e))) {
+	    !extent_discards(&e)) {
 		warnmsg("%s: the digest log is standard output, which carries %s", o->hash_log,
 			stdout_carries(o));
 		return -EINVAL;

@@ -115,6 +115,8 @@ bool extents_overlap(const struct extent *a, uint64_t astart, uint64_t alen,
 /* a and b are the same local file or device; what it is, in a word. */
 bool extents_same(const struct extent *a, const struct extent *b);
 const char *extent_kind(const struct extent *e);
+/* e is /dev/null: what is written there overwrites nothing. */
+bool extent_discards(const struct extent *e);
 /* d is a partition of a disk that e is (both block devices). */
 bool dev_partition_of(const struct dev *d, const struct dev *e);
 /* d or a partition of it is mounted: 0 no (or not a block device), 1
