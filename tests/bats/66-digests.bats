@@ -121,6 +121,33 @@ ALGS="md5 sha1 sha256 sha512 sha3-256 blake2b-512 xxh128"
 	grep -qx "# size 0 dst.img" log0
 }
 
+# bats test_tags=unprivileged
+@test "write: a destination filled to its end gets its digest, beside a longer one" {
+	truncate -s 1M w1 w2
+	head -c $((150 * 512)) /dev/urandom >in
+	run --separate-stderr "$DMIO" --json --hash=sha256 -i in write w1:0+100 w2:0+200
+	assert_failure 3
+	[ "$(json '.regions[0].status')" = ok ]
+	[ "$(json '.regions[0].sectors_done')" = 100 ]
+	local want
+	want=$(head -c $((100 * 512)) in | sha256sum | cut -d' ' -f1)
+	# As when it is written alone (it is, there).
+	[ "$(json '.regions[0].digests.sha256')" = "$want" ] ||
+		fail "w1, written to its end, has no digest: $(json '.regions[0]')"
+	[ "$(json '.regions[1].digests.sha256')" = "$(sha256sum <in | cut -d' ' -f1)" ]
+	# The log: each its own size and windows; verify reads w1 back.
+	run --separate-stderr "$DMIO" -q --hash=sha256 --hash-window=16K --hash-log=log -i in \
+		write w1:0+100 w2:0+200
+	assert_failure 3
+	grep -qx "# size $((100 * 512)) w1:0+100" log
+	grep -qx "SHA256 (w1:0+100) = $want" log
+	grep -qx "# size $((150 * 512)) w2:0+200" log
+	[ "$(grep -c '^# window .* w1:0+100$' log)" = 4 ]
+	grep -qx "# window 49152 2048 sha256 $(tail -c +49153 in | head -c 2048 | sha256sum | cut -d' ' -f1) w1:0+100" log
+	run --separate-stderr "$DMIO" verify --digest-file=log w1:0+100
+	assert_success
+}
+
 @test "verify --hash: each region's digest as read back; a damaged copy's differs" {
 	img src.img 4M
 	cp src.img a.img

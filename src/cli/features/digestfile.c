@@ -75,7 +75,7 @@ static void put_region(FILE *f, const struct region *r, const struct hasher *h,
 }
 
 int hash_log_write(const struct opts *o, const struct region *r, unsigned int n,
-		   const struct hasher *h, uint64_t written)
+		   const struct hasher *h)
 {
 	FILE *f;
 	int err = 0;
@@ -98,8 +98,7 @@ int hash_log_write(const struct opts *o, const struct region *r, unsigned int n,
 	fprintf(f, "# dmio %s %s\n", DMIO_VERSION, op_names[o->op]);
 	for (unsigned int i = 0; i < n; i++)
 		if (r[i].digest)
-			put_region(f, &r[i], h,
-				   (written != UINT64_MAX ? written : r[i].count) << DMIO_SECTOR_SHIFT);
+			put_region(f, &r[i], h, hasher_bytes(h, r[i].digest - 1));
 	if (ferror(f))
 		err = -EIO;
 	if (fclose(f) && !err)

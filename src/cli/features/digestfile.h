@@ -55,9 +55,8 @@ bool digest_window_differs(const struct digest_entry *e, const struct hasher *h,
 uint64_t digest_first_bad_window(const struct digest_entry *e, const struct hasher *h,
 				 unsigned int i);
 /* --hash-log: the digests of every region of r[0..n) that has one, each
- * of its count of sectors, or of written (write's input; UINT64_MAX: not a
- * write): 0 or -errno, said. */
+ * of the bytes of its stream: 0 or -errno, said. */
 int hash_log_write(const struct opts *o, const struct region *r, unsigned int n,
-		   const struct hasher *h, uint64_t written);
+		   const struct hasher *h);
 
 #endif

@@ -5,11 +5,12 @@
  *
  * Stream 0 is the data: what was read from the source (copy, read,
  * verify) or written (write).  Stream 1 + i is destination i as read back
- * (verify).  Chunks are fed as they retire, in order, so a stream is its
- * region's bytes from its start; a region gets a digest only when every
- * byte of it went in and nothing failed in it.  As a stage, it feeds
- * each chunk when its data is final, and holds a slot until the hasher is
- * done with its buffers.
+ * (verify), or, for write, what destination i got when it is shorter than
+ * the longest (the input may end past it).  Chunks are fed as they
+ * retire, in order, so a stream is its region's bytes from its start; a
+ * region gets a digest only when every byte of it went in and nothing
+ * failed in it.  As a stage, it feeds each chunk when its data is final,
+ * and holds a slot until the hasher is done with its buffers.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -31,6 +32,13 @@ static void feed(struct hashing *d, struct slot *s)
 
 	if (j->src || j->o->op == OP_WRITE)
 		*ticket = hasher_push(d->h, 0, s->unread ? NULL : s->buf[0].mem, len);
+	/* write: a destination shorter than the longest, its part. */
+	for (unsigned int i = 0; j->o->op == OP_WRITE && i < j->ndst; i++) {
+		uint64_t dlen = dest_len(&j->dst[i], s) << DMIO_SECTOR_SHIFT;
+
+		if (j->dst[i].count < j->total && dlen && dest_active(&j->dst[i]))
+			*ticket = hasher_push(d->h, 1 + i, s->buf[0].mem, dlen);
+	}
 	if (j->o->op != OP_VERIFY)
 		return;
 	for (unsigned int k = 0; k < s->ndest; k++) {
@@ -154,10 +162,12 @@ int hashing_end(struct hashing *d)
 	for (unsigned int i = 0; i < j->ndst; i++) {
 		struct region *r = &j->dst[i];
 
-		if (j->o->op == OP_WRITE) {
-			/* Every destination that took all of the input. */
-			if (r->status == ST_OK && r->count >= j->progress)
+		if (j->o->op == OP_WRITE && r->status == ST_OK) {
+			/* All of the input, or as much as it holds. */
+			if (r->count >= j->progress)
 				r->digest = 1;
+			else if (whole(h, 1 + i, r, r->count))
+				r->digest = 2 + i;
 		} else if (j->o->op == OP_VERIFY && whole(h, 1 + i, r, r->count)) {
 			r->digest = 2 + i;
 			if (r->expected)
@@ -166,6 +176,5 @@ int hashing_end(struct hashing *d)
 	}
 	if (!j->o->hash_log)
 		return 0;
-	return hash_log_write(j->o, j->src ? j->src : j->dst, j->src ? 1 + j->ndst : j->ndst, h,
-			      j->o->op == OP_WRITE ? j->progress : UINT64_MAX);
+	return hash_log_write(j->o, j->src ? j->src : j->dst, j->src ? 1 + j->ndst : j->ndst, h);
 }
