@@ -103,6 +103,8 @@ static int run(const struct opts *o, struct region *r, unsigned int n)
 		return refused(EXIT_SIGNAL + signal_stop());
 	if (!err)
 		err = digests_prepare(o, r, n);
+	if (!err && o->hash_log)
+		err = hash_log_prepare(o, r, n);
 	if (!err)
 		err = progress_fd_apart(o, r, n);
 	if (err)
@@ -178,6 +180,7 @@ int main(int argc, const char **argv)
 	}
 	free(r);
 	digests_release();
+	hash_log_release();
 	options_free();
 	return rc;
 }

@@ -92,6 +92,80 @@ ALGS="md5 sha1 sha256 sha512 sha3-256 blake2b-512 xxh128"
 }
 
 # bats test_tags=unprivileged
+@test "--hash-window: memory stays bounded whatever the number of windows" {
+	truncate -s 512M big
+	# 1048576 windows of 512 bytes to a log; 131072 of 4 KiB in JSON.
+	/usr/bin/time -f %M -o rss1 "$DMIO" --quiet --hash=md5 --hash-window=512 \
+		--hash-log=big.log read -o /dev/null big
+	/usr/bin/time -f %M -o rss2 "$DMIO" --json --hash=md5 --hash-window=4K \
+		read -o /dev/null big >big.json
+	# The log's windows read back, each held against the stream's.
+	/usr/bin/time -f %M -o rss3 "$DMIO" --json verify --digest-file=big.log big >verify.json
+	local a b c
+	a=$(tail -n 1 rss1)
+	b=$(tail -n 1 rss2)
+	c=$(tail -n 1 rss3)
+	[ "$a" -lt 65536 ] || fail "peak RSS ${a} KiB with --hash-log"
+	[ "$b" -lt 65536 ] || fail "peak RSS ${b} KiB with --json"
+	[ "$c" -lt 65536 ] || fail "peak RSS ${c} KiB with verify --digest-file"
+	[ "$(grep -c '^# window ' big.log)" = 1048576 ]
+	grep -qx "# window 536870400 512 md5 $(head -c 512 /dev/zero | md5sum | cut -d' ' -f1) big" big.log
+	# The first --max-ranges (1000) in JSON, and how many there are.
+	[ "$(jq -c '.regions[0] | [(.windows | length), .windows_total, .windows_truncated]' big.json)" = \
+		"[1000,131072,true]" ]
+	[ "$(jq -r '.regions[0].status' verify.json)" = ok ]
+	json_keep "$(cat big.json)"
+	json_keep "$(cat verify.json)"
+	rm -f big big.log big.json
+}
+
+# bats test_tags=unprivileged
+@test "--max-ranges bounds the windows in JSON, and verify --digest-file's differing windows" {
+	img src.img 1M
+	run --separate-stderr "$DMIO" --json --hash=sha256 --hash-window=64K --max-ranges=3 \
+		--hash-log=log read -o /dev/null src.img
+	assert_success
+	[ "$(json '.regions[0] | [(.windows | length), .windows_total, .windows_truncated] | tojson')" = \
+		"[3,16,true]" ]
+	[ "$(json '.regions[0].windows[2].offset')" = $((128 << 10)) ]
+	[ "$(grep -c '^# window ' log)" = 16 ]
+	# Three windows damaged: two listed, three counted, the first named.
+	for at in 70000 300000 900000; do flip_byte src.img $at; done
+	run --separate-stderr "$DMIO" --json --max-ranges=2 verify --digest-file=log src.img
+	assert_failure 1
+	[ "$(json '.regions[0].differing_windows | tojson')" = "[[128,128],[512,128]]" ]
+	[ "$(json '.regions[0] | [.differing_windows_total, .differing_windows_truncated] | tojson')" = \
+		"[3,true]" ]
+	[ "$(json '.regions[0].error')" = "its digest differs; the first window that differs starts at sector 128" ]
+	run --separate-stderr "$DMIO" --json verify --digest-file=log src.img
+	[ "$(json '.regions[0] | [(.differing_windows | length), .differing_windows_truncated] | tojson')" = \
+		"[3,false]" ]
+	# Windows out of order: refused, as a window cannot be found again.
+	{ grep -v '^# window 65536 ' log; grep '^# window 65536 ' log; } >shuffled
+	run --separate-stderr "$DMIO" verify --digest-file=shuffled src.img
+	assert_failure 2
+	[[ $stderr == "dmio: shuffled:"*": a window out of order" ]] || fail "$stderr"
+	run --separate-stderr "$DMIO" --max-ranges=2 copy src.img src2.img
+	assert_failure 2
+	[ "${stderr_lines[0]}" = "dmio: --max-ranges needs verify or --hash-window" ]
+}
+
+@test "--hash-log of a verify whose destination fails: its windows stay out, the others' are in" {
+	img src.img 1M
+	cp src.img a.img
+	local bad
+	bad=$(bad_dev bad 1M pread 1500 1)
+	dd if=src.img of="$bad" bs=64K status=none
+	run --separate-stderr "$DMIO" -q --hash=md5 --hash-window=64K --hash-log=log verify src.img a.img "$bad"
+	assert_failure 3
+	[ "$(grep -c '^# window .* src.img$' log)" = 16 ]
+	[ "$(grep -c '^# window .* a.img$' log)" = 16 ]
+	! grep -q "$bad" log || fail "the failed destination is in the log: $(grep "$bad" log | head -3)"
+	run --separate-stderr "$DMIO" verify --digest-file=log a.img
+	assert_success
+}
+
+# bats test_tags=unprivileged
 @test "holes of a sparse source are hashed as the zeroes they read as" {
 	truncate -s 64M src.img
 	head -c 1M /dev/urandom | dd of=src.img bs=1M seek=20 conv=notrunc status=none

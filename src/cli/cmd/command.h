@@ -19,7 +19,7 @@
 #define DEPTH_DEFAULT 8u		/* chunks in flight */
 #define DEPTH_MAX 1024u
 #define IN_FLIGHT_MAX (256u << 20)	/* bytes of chunk buffers, at most */
-#define RANGES_DEFAULT 1000u		/* verify: differing ranges listed per destination */
+#define RANGES_DEFAULT 1000u		/* verify's differing ranges, and windows, listed per region */
 #define RANGES_MAX 1000000u		/* --max-ranges, at most (16 bytes each) */
 #define RETRIES_MAX 100u		/* --retries: passes over the bad ranges */
 
@@ -68,7 +68,7 @@ struct opts {
 	bool stdin_closed, stdout_closed; /* at start: they are /dev/null now */
 	const char *map;	/* copy --map FILE */
 	bool first;		/* verify: a destination ends at its first difference */
-	unsigned int max_ranges; /* verify: differing ranges listed, at most */
+	unsigned int max_ranges; /* verify's differing ranges, and windows, listed at most */
 	bool keep_going;	/* copy: go on past the source's bad sectors */
 	unsigned int retries;	/* copy --keep-going: passes over the bad ranges */
 	/* NBD regions: connections per export (0: the library's 4), TLS. */

@@ -73,6 +73,19 @@ static bool hashing_admit(struct stage *st, struct slot *s)
 	return ticket <= hasher_done(d->h);
 }
 
+/* Window w of stream i has completed (the hasher's thread): to the log,
+ * and held against verify --digest-file's. */
+static void window_done(void *ctx, const struct hasher *h, unsigned int i,
+			const struct hash_window *w)
+{
+	const struct job *j = ((struct hashing *)ctx)->stage.job;
+
+	if (j->o->hash_log)
+		hash_log_window(h, i, w);
+	if (i && j->dst[i - 1].check)
+		window_check(j->dst[i - 1].check, h, w);
+}
+
 static const struct stage_ops hashing_ops = {
 	.name = "hashing",
 	.admit = hashing_admit,
@@ -83,23 +96,28 @@ static const struct stage_ops hashing_ops = {
 int hashing_init(struct hashing *d, struct job *j)
 {
 	unsigned int mask = j->o->hash_mask;
-	uint64_t window = j->o->hash_window;
+	/* The report lists the first windows, as verify its ranges. */
+	struct hash_windowing win = { .size = j->o->hash_window, .done = window_done, .ctx = d,
+				      .keep = j->o->json ? j->o->max_ranges : 0 };
 
 	*d = (struct hashing){ 0 };
 	/* verify --digest-file: the file's algorithms, and its windows. */
 	for (unsigned int i = 0; i < j->ndst; i++) {
-		const struct digest_entry *e = j->dst[i].expected;
+		const struct window_check *c = j->dst[i].check;
 
-		if (!e)
-			continue;
-		mask |= e->mask;
-		if (!window && e->nwindows)
-			window = e->windows[0].length;
+		if (j->dst[i].expected)
+			mask |= j->dst[i].expected->mask;
+		if (c)
+			mask |= 1u << c->alg;
+		if (c && !win.size)
+			win.size = c->e->wlen;
 	}
 	if (!mask)
 		return 0;
+	if (j->o->hash_log && hash_log_start(1 + j->ndst))
+		return -ENOMEM;
 	d->ticket = calloc(j->nslots, sizeof(*d->ticket));
-	d->h = d->ticket ? hasher_new(mask, window, 1 + j->ndst, j->wake_fd) : NULL;
+	d->h = d->ticket ? hasher_new(mask, &win, 1 + j->ndst, j->wake_fd) : NULL;
 	if (!d->h)
 		return d->ticket ? -errno : -ENOMEM;
 	j->res->hasher = d->h;
@@ -143,7 +161,8 @@ static void check_expected(const struct hasher *h, struct region *r, unsigned in
 	if (!differs && either)
 		return;
 	/* The first window that differs, where the file has windows. */
-	bad = digest_first_bad_window(e, h, i);
+	if (r->check)
+		bad = r->check->first;
 	r->status = ST_MISMATCH;
 	/* No window: where it differs is not known (UINT64_MAX). */
 	r->bad_sector = bad == UINT64_MAX ? UINT64_MAX : r->sector + (bad >> DMIO_SECTOR_SHIFT);

@@ -171,6 +171,7 @@ enum status {
 };
 
 struct digest_entry;
+struct window_check;
 
 struct region {
 	const char *text;	/* the spec as given; a URI's password REDACTED */
@@ -192,6 +193,7 @@ struct region {
 	 * verify --digest-file expected of them (features/digestfile.c). */
 	unsigned int digest;	/* its stream + 1, or 0: none (not hashed, or not all of it) */
 	const struct digest_entry *expected;
+	struct window_check *check; /* and how its windows compare, where it has some */
 	struct diffs diffs;	/* verify (without --first): what differs */
 	struct bad_list bad;	/* a copy's source: its bad sectors */
 };
