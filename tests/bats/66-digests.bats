@@ -385,6 +385,10 @@ ALGS="md5 sha1 sha256 sha512 sha3-256 blake2b-512 xxh128"
 	run --separate-stderr "$DMIO" --hash=sha256 --hash-window=100 read -o /dev/null a.img
 	assert_failure 2
 	[ "${stderr_lines[0]}" = "dmio: --hash-window: '100': not a multiple of 512 bytes" ]
+	# 0 is a multiple of 512: what is wrong with it is that it is empty.
+	run --separate-stderr "$DMIO" --hash=sha256 --hash-window=0 read -o /dev/null a.img
+	assert_failure 2
+	[ "${stderr_lines[0]}" = "dmio: --hash-window: '0': an empty window: 512 bytes at least" ]
 	run --separate-stderr "$DMIO" --hash-log=x read -o /dev/null a.img
 	assert_failure 2
 	[ "${stderr_lines[0]}" = "dmio: --hash-log needs --hash" ]

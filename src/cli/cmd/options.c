@@ -311,7 +311,10 @@ static void parse_values(struct opts *o)
 			   "or xxh128", bad);
 	if (arg[OPT_HASH_WINDOW]) {
 		o->hash_window = size_or_err(arg[OPT_HASH_WINDOW], "--hash-window");
-		if (!o->hash_window || o->hash_window % DMIO_SECTOR_SIZE)
+		if (!o->hash_window)
+			errtryhelp("--hash-window: '%s': an empty window: 512 bytes at least",
+				   arg[OPT_HASH_WINDOW]);
+		if (o->hash_window % DMIO_SECTOR_SIZE)
 			errtryhelp("--hash-window: '%s': not a multiple of 512 bytes",
 				   arg[OPT_HASH_WINDOW]);
 	}
