@@ -156,11 +156,10 @@ int main(int argc, const char **argv)
 {
 	struct opts o = { .chunk = CHUNK_DEFAULT, .depth = DEPTH_DEFAULT };
 	struct region *r;
-	unsigned int n, closed;
+	unsigned int n;
 	int rc;
 
-	closed = std_fds();
-	o.stdin_closed = closed & 1, o.stdout_closed = closed & 2;
+	o.std_closed = std_fds();
 	r = regions_new(&o, options_parse(argc, argv, &o), &n);
 	if (!r) {
 		warnmsg("out of memory");

@@ -87,6 +87,15 @@ matches_report() {
 	run --separate-stderr "$DMIO" --progress=fd:7 copy src dst 7</dev/null
 	assert_failure 2
 	[[ $stderr == "dmio: --progress: fd 7: not open for writing"$'\n'* ]] || fail "$stderr"
+	# fds 0, 1 and 2 closed are /dev/null when dmio looks: refused as
+	# closed, not written to /dev/null (fd 2's message is lost with it).
+	local fd
+	for fd in 0 1 2; do
+		run bash -c "'$DMIO' -q --progress=fd:$fd copy src dst 2>err $fd>&-; echo \$? >st; cat err"
+		[ "$(cat st)" = 2 ] || fail "fd $fd closed: status $(cat st)"
+		[ $fd = 2 ] || [ "${lines[0]}" = "dmio: --progress: fd $fd: not open" ] ||
+			fail "fd $fd closed: $output"
+	done
 	run --separate-stderr "$DMIO" --json --progress=fd:1 copy src dst
 	assert_failure 2
 	[ "$(json .error)" = "--progress: fd 1: standard output carries the JSON document" ]

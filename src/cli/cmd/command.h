@@ -65,7 +65,7 @@ struct opts {
 	bool discard;		/* zero: discard, not write zeroes */
 	bool write_changed;	/* copy: write only chunks that differ */
 	const char *input, *output; /* write -i, read -o */
-	bool stdin_closed, stdout_closed; /* at start: they are /dev/null now */
+	unsigned int std_closed; /* bit fd: fd 0, 1 or 2 was closed at start (/dev/null now) */
 	const char *map;	/* copy --map FILE */
 	bool first;		/* verify: a destination ends at its first difference */
 	unsigned int max_ranges; /* verify's differing ranges, and windows, listed at most */

@@ -161,7 +161,8 @@ static void progress_or_err(const char *s, struct opts *o)
 	if (fd < 0 || errno || *end || fd > INT32_MAX)
 		errtryhelp("--progress: '%s': not fd:N (a file descriptor number)", s);
 	fl = fcntl((int)fd, F_GETFL);
-	if (fl < 0)
+	/* fds 0, 1 and 2 closed at start are /dev/null now, for nobody. */
+	if (fl < 0 || (fd < 3 && o->std_closed & 1u << fd))
 		errtryhelp("--progress: fd %ld: not open", fd);
 	if ((fl & O_ACCMODE) == O_RDONLY)
 		errtryhelp("--progress: fd %ld: not open for writing", fd);
