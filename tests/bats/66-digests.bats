@@ -413,10 +413,23 @@ ALGS="md5 sha1 sha256 sha512 sha3-256 blake2b-512 xxh128"
 	cp dst.img before
 	run --separate-stderr "$DMIO" --hash=sha256 --map=map copy src.img dst.img
 	assert_failure 2
-	[ "$stderr" = "dmio: map: --hash needs every byte in one pass, but the map says 8192 sectors were copied before" ]
+	[ "$stderr" = "dmio: map: --hash needs every byte in one pass, but the map says the first 8192 sectors were copied to every destination before" ]
 	cmp dst.img before
 	# A new map is a whole pass.
 	run --separate-stderr "$DMIO" --json --hash=sha256 --map=map2 copy src.img dst.img
+	assert_success
+	[ "$(json '.regions[0].digests.sha256')" = "$(sum sha256 src.img)" ]
+	# Two destinations: the pass skips what both have (4096), however far
+	# the other is; when one has nothing, it reads all, and may hash.
+	truncate -s 4M d2.img
+	run --separate-stderr "$DMIO" -q --map=map3 copy src.img dst.img d2.img
+	assert_success
+	sed -i 's/^done 1 0 8192$/done 1 0 4096/' map3
+	run --separate-stderr "$DMIO" --hash=sha256 --map=map3 copy src.img dst.img d2.img
+	assert_failure 2
+	[ "$stderr" = "dmio: map3: --hash needs every byte in one pass, but the map says the first 4096 sectors were copied to every destination before" ]
+	sed -i '/^done 1 /d' map3
+	run --separate-stderr "$DMIO" --json --hash=sha256 --map=map3 copy src.img dst.img d2.img
 	assert_success
 	[ "$(json '.regions[0].digests.sha256')" = "$(sum sha256 src.img)" ]
 }
