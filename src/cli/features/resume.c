@@ -273,6 +273,7 @@ void map_checkpoint(struct map_state *ms, bool final)
 		warnmsg("%s: cannot write the map: %s", j->o->map, strerror(-e));
 		ms->failed = true;
 		j->res->stream_error = true;
+		j->res->map_err = -e;
 	}
 }
 
