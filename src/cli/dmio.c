@@ -103,6 +103,10 @@ static int run(const struct opts *o, struct region *r, unsigned int n)
 		return refused(EXIT_SIGNAL + signal_stop());
 	if (!err)
 		err = digests_prepare(o, r, n);
+	if (!err && o->hash_log)
+		err = hash_log_prepare(o, r, n);
+	if (!err)
+		err = progress_fd_apart(o, r, n);
 	if (err)
 		return refused(EXIT_USAGE);
 	if (o->verbose)
@@ -152,11 +156,10 @@ int main(int argc, const char **argv)
 {
 	struct opts o = { .chunk = CHUNK_DEFAULT, .depth = DEPTH_DEFAULT };
 	struct region *r;
-	unsigned int n, closed;
+	unsigned int n;
 	int rc;
 
-	closed = std_fds();
-	o.stdin_closed = closed & 1, o.stdout_closed = closed & 2;
+	o.std_closed = std_fds();
 	r = regions_new(&o, options_parse(argc, argv, &o), &n);
 	if (!r) {
 		warnmsg("out of memory");
@@ -176,6 +179,7 @@ int main(int argc, const char **argv)
 	}
 	free(r);
 	digests_release();
+	hash_log_release();
 	options_free();
 	return rc;
 }

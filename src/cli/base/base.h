@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define PROG "dmio"
 
@@ -23,6 +24,8 @@
 
 /* "dmio: " fmt, one line on stderr, control bytes shown as \xNN. */
 void warnmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* msg to f, control bytes shown as \xNN. */
+void put_safe(FILE *f, const char *msg);
 /* The last message warnmsg() printed, without "dmio: ", or NULL. */
 const char *last_message(void);
 /* s, allocated, as valid UTF-8: each byte that is not is written \xNN

@@ -12,15 +12,15 @@
 
 #include "base/base.h"
 
-static void put_safe(const char *msg)
+void put_safe(FILE *f, const char *msg)
 {
 	for (; *msg; msg++) {
 		unsigned char c = (unsigned char)*msg;
 
 		if (c < 0x20 || c == 0x7f)
-			fprintf(stderr, "\\x%02x", c);
+			fprintf(f, "\\x%02x", c);
 		else
-			fputc(c, stderr);
+			fputc(c, f);
 	}
 }
 
@@ -40,7 +40,7 @@ void warnmsg(const char *fmt, ...)
 		fputs("out of memory\n", stderr);
 		return;
 	}
-	put_safe(msg);
+	put_safe(stderr, msg);
 	fputc('\n', stderr);
 	free(last);
 	last = msg;

@@ -246,9 +246,12 @@ static int job_start(struct job *j, struct region *r, unsigned int n, struct fea
 		job_resume(j);
 	if (o->dirty_bitmap && j->next && (err = dirty_resume(&f->dirty, j->next)))
 		return err;
+	/* The pass reads the source from the least resume point: what every
+	 * destination has is all it skips (one further on is no matter). */
 	if (o->hash_mask && j->next) {
-		warnmsg("%s: --hash needs every byte in one pass, but the map says %llu "
-			"sectors were copied before", o->map, (unsigned long long)j->next);
+		warnmsg("%s: --hash needs every byte in one pass, but the map says the first %llu "
+			"sectors were copied to every destination before", o->map,
+			(unsigned long long)j->next);
 		return -EINVAL;
 	}
 	if (o->dirty_bitmap)
