@@ -103,6 +103,8 @@ static int run(const struct opts *o, struct region *r, unsigned int n)
 		return refused(EXIT_SIGNAL + signal_stop());
 	if (!err)
 		err = digests_prepare(o, r, n);
+	if (!err && o->changed_since)
+		err = changed_prepare(o, r, n, &r[0].check);
 	if (!err && o->hash_log)
 		err = hash_log_prepare(o, r, n);
 	if (!err)

@@ -170,3 +170,122 @@ disk_with_backup() {
 	[[ $stderr == *"m: the map is of a copy with --dirty-bitmap=b0"* ]] || fail "$stderr"
 	cmp backup backup.before
 }
+
+# written LOG: the bytes written, as nbdkit's log filter logged them in LOG.
+written() {
+	local c s=0
+	for c in $(sed -n 's/.* Write .* count=\(0x[0-9a-f]*\) .*/\1/p' "$1"); do
+		s=$((s + c))
+	done
+	echo "$s"
+}
+
+# change SRC WINDOW...: one byte of each 1 MiB window WINDOW of SRC changed.
+change() {
+	local src=$1 w
+	shift
+	for w; do flip_byte "$src" $((w * 1048576 + 4321)); done
+}
+
+@test "copy --changed-since: only the windows that changed are written; the new log checks" {
+	img src 8M
+	truncate -s 8M local
+	nbd_server mirror --filter=log memory 8M logfile="$T/w.log"
+	"$DMIO" -q --hash=sha256 --hash-window=1M --hash-log=log copy src "$NBD" local
+	grep -qx "# destination local" log
+	change src 1 4 6
+	: >"$T/w.log"
+	run --separate-stderr "$DMIO" --json copy --changed-since=log src "$NBD" local
+	assert_success
+	# Three windows, to each destination; the source read once, the
+	# destinations never.
+	[ "$(json .bytes_written)" = $((2 * 3 << 20)) ]
+	[ "$(json .bytes_read)" = $((8 << 20)) ]
+	[ "$(written "$T/w.log")" = $((3 << 20)) ]
+	! grep -q ' Read ' "$T/w.log"
+	cmp src local
+	export_bytes "$NBD" got
+	cmp src got
+	# The new log is the source's now: a second run writes nothing, and
+	# each destination checks against it.
+	run --separate-stderr "$DMIO" --json copy --changed-since=log src "$NBD" local
+	assert_success
+	[ "$(json .bytes_written)" = 0 ]
+	run "$DMIO" verify --digest-file=log local
+	assert_success
+	run "$DMIO" verify --digest-file=log "$NBD"
+	assert_success
+}
+
+# bats test_tags=unprivileged
+@test "copy --changed-since: a log of another source, size, window or set of destinations is refused" {
+	img src 4M
+	truncate -s 4M a b
+	"$DMIO" -q --hash=sha256 --hash-log=nowin copy src a b
+	"$DMIO" -q --hash=sha256 --hash-window=1M --hash-log=log copy src a b
+	cp log log.orig
+	cp src other
+	cp a a.orig
+	refuse() {
+		run --separate-stderr "$DMIO" "$@"
+		assert_failure 2
+		[[ $stderr == "dmio: $want"* ]] || fail "$*: $stderr"
+		cmp a a.orig
+		cmp log log.orig
+	}
+	change src 2
+	want="log: no digest of other in it" refuse copy --changed-since=log other a b
+	want="log: no digest of src:0+4096 in it" refuse copy --changed-since=log src:0+4096 a:0+4096 b:0+4096
+	want="log: windows of 1048576 bytes, not 65536 (--hash-window)" \
+		refuse copy --changed-since=log --hash-window=64K src a b
+	want="log: windows of sha256, not of what --hash names" \
+		refuse copy --changed-since=log --hash=md5 src a b
+	truncate -s 4M c
+	want="log: c: not one of the destinations it was written for" \
+		refuse copy --changed-since=log src a c
+	want="log: of a copy to 2 destinations, not 1" refuse copy --changed-since=log src a
+	want="--changed-since and --write-changed: the destinations are not read" \
+		refuse --write-changed copy --changed-since=log src a b
+	want="--changed-since is for copy only" refuse verify --changed-since=log src a b
+	want="nowin: src: no windows (a log made with --hash-window)" \
+		refuse copy --changed-since=nowin src a b
+}
+
+# interrupted ARGS...: dmio --json --rate=1M --progress=fd:3 ARGS, sent
+# SIGINT once its progress stream says a MiB is done; out and err kept.
+interrupted() {
+	rm -f prog
+	mkfifo prog
+	"$DMIO" --json --rate=1M --progress=fd:3 "$@" >out 2>err 3>prog &
+	local pid=$! line
+	exec 4<prog
+	while read -r -u 4 line; do
+		[ "$(jq -r .bytes_done <<<"$line")" -ge 1048576 ] && break
+	done
+	kill -INT "$pid"
+	cat <&4 >/dev/null
+	exec 4<&-
+	wait "$pid" || true
+	[ "$(jq -r '.regions[0].status' out)" = interrupted ] || fail "$(cat out err)"
+}
+
+@test "copy --changed-since interrupted: a log the destinations no longer match is moved aside" {
+	img src 8M
+	truncate -s 8M a
+	"$DMIO" -q --hash=xxh128 --hash-window=1M --hash-log=log copy src a
+	cp log log.orig
+	# Only the last window changed: stopped before it, nothing was
+	# written, and the log still says what a holds.
+	change src 7
+	interrupted copy --changed-since=log src a
+	cmp log log.orig
+	# Every window changed: stopped past the first, a no longer matches
+	# the log, which is moved aside so that no later run trusts it.
+	change src 0 1 2 3 4 5 6
+	interrupted copy --changed-since=log src a
+	[ ! -e log ]
+	cmp log.stale log.orig
+	grep -q "log: moved to log.stale" err
+	run --separate-stderr "$DMIO" copy --changed-since=log src a
+	assert_failure 2
+}

@@ -81,6 +81,7 @@ struct opts {
 	const char *hash_log, *digest_file;
 	uint64_t rate;		/* --rate: bytes of the regions per second; 0: no limit */
 	const char *dirty_bitmap; /* copy, verify: only what this bitmap of the source marks */
+	const char *changed_since; /* copy: only the windows that differ from this log's */
 	bool progress_json;	/* --progress=fd:N: JSON lines on fd progress_fd */
 	int progress_fd;
 };

@@ -83,6 +83,9 @@ static const char usage_text[] =
 	"     --rate=SIZE          at most SIZE bytes of the regions per second\n"
 	"     --dirty-bitmap=NAME  copy, verify: only the extents that the NBD\n"
 	"                          source's dirty bitmap NAME marks (qemu-nbd -B)\n"
+	"     --changed-since=LOG  copy: write only the windows whose digest differs\n"
+	"                          from LOG's, a --hash-log of the last copy to\n"
+	"                          these destinations, and write the new log there\n"
 	"     --progress[=fd:N]    show progress on stderr; with fd:N, JSON lines on\n"
 	"                          file descriptor N instead, for programs\n"
 	"     --json               print the status as JSON\n"
@@ -207,6 +210,7 @@ static const struct poptOption table[] = {
 	{ "digest-file", 0, POPT_ARG_STRING, NULL, OPT_DIGEST_FILE, NULL, NULL },
 	{ "rate", 0, POPT_ARG_STRING, NULL, OPT_RATE, NULL, NULL },
 	{ "dirty-bitmap", 0, POPT_ARG_STRING, NULL, OPT_DIRTY_BITMAP, NULL, NULL },
+	{ "changed-since", 0, POPT_ARG_STRING, NULL, OPT_CHANGED_SINCE, NULL, NULL },
 	{ "progress", 0, POPT_ARG_STRING | POPT_ARGFLAG_OPTIONAL, NULL, OPT_PROGRESS, NULL, NULL },
 	{ "json", 0, POPT_ARG_NONE, NULL, OPT_JSON, NULL, NULL },
 	{ "force", 0, POPT_ARG_NONE, NULL, OPT_FORCE, NULL, NULL },
@@ -330,6 +334,10 @@ static void parse_values(struct opts *o)
 	if (arg[OPT_DIRTY_BITMAP] && !*arg[OPT_DIRTY_BITMAP])
 		errtryhelp("--dirty-bitmap: an empty name");
 	o->dirty_bitmap = arg[OPT_DIRTY_BITMAP];
+	o->changed_since = file_or_err(arg[OPT_CHANGED_SINCE], "--changed-since");
+	/* The new log replaces the old one, unless --hash-log says where. */
+	if (o->changed_since && !o->hash_log)
+		o->hash_log = o->changed_since;
 	o->direct = given[OPT_DIRECT] ? DIRECT_ON : given[OPT_NO_DIRECT] ? DIRECT_OFF : DIRECT_AUTO;
 }
 

@@ -15,28 +15,29 @@ const char *const op_names[OP_COUNT] = { "copy", "verify", "read", "write", "zer
 #define ANY ((1u << OP_COUNT) - 1)
 
 /* An option with a rule: the commands that take it; another it needs (or
- * instead); what more it must be. */
+ * one of those after it). */
 static const struct rule {
 	enum opt id;
 	const char *name;
 	unsigned int cmds;
-	enum opt needs, needs_or;
+	enum opt needs[3];
 } rules[] = {
-	{ OPT_INPUT, "--input", CMD(WRITE), 0, 0 },
-	{ OPT_OUTPUT, "--output", CMD(READ), 0, 0 },
-	{ OPT_MAP, "--map", CMD(COPY), 0, 0 },
-	{ OPT_DISCARD, "--discard", CMD(ZERO), 0, 0 },
-	{ OPT_WRITE_CHANGED, "--write-changed", CMD(COPY), 0, 0 },
-	{ OPT_KEEP_GOING, "--keep-going", CMD(COPY), 0, 0 },
-	{ OPT_TARGET_IS_ZERO, "--target-is-zero", CMD(COPY) | CMD(WRITE), 0, 0 },
-	{ OPT_FIRST, "--first", CMD(VERIFY), 0, 0 },
-	{ OPT_DIGEST_FILE, "--digest-file", CMD(VERIFY), 0, 0 },
-	{ OPT_HASH, "--hash", CMD(COPY) | CMD(READ) | CMD(WRITE) | CMD(VERIFY), 0, 0 },
-	{ OPT_HASH_WINDOW, "--hash-window", ANY, OPT_HASH, OPT_DIGEST_FILE },
-	{ OPT_HASH_LOG, "--hash-log", ANY, OPT_HASH, OPT_DIGEST_FILE },
-	{ OPT_MAX_RANGES, "--max-ranges", CMD(COPY) | CMD(READ) | CMD(WRITE) | CMD(VERIFY), 0, 0 },
-	{ OPT_RETRIES, "--retries", ANY, OPT_KEEP_GOING, 0 },
-	{ OPT_DIRTY_BITMAP, "--dirty-bitmap", CMD(COPY) | CMD(VERIFY), 0, 0 },
+	{ OPT_INPUT, "--input", CMD(WRITE), { 0 } },
+	{ OPT_OUTPUT, "--output", CMD(READ), { 0 } },
+	{ OPT_MAP, "--map", CMD(COPY), { 0 } },
+	{ OPT_DISCARD, "--discard", CMD(ZERO), { 0 } },
+	{ OPT_WRITE_CHANGED, "--write-changed", CMD(COPY), { 0 } },
+	{ OPT_KEEP_GOING, "--keep-going", CMD(COPY), { 0 } },
+	{ OPT_TARGET_IS_ZERO, "--target-is-zero", CMD(COPY) | CMD(WRITE), { 0 } },
+	{ OPT_FIRST, "--first", CMD(VERIFY), { 0 } },
+	{ OPT_DIGEST_FILE, "--digest-file", CMD(VERIFY), { 0 } },
+	{ OPT_HASH, "--hash", CMD(COPY) | CMD(READ) | CMD(WRITE) | CMD(VERIFY), { 0 } },
+	{ OPT_HASH_WINDOW, "--hash-window", ANY, { OPT_HASH, OPT_DIGEST_FILE, OPT_CHANGED_SINCE } },
+	{ OPT_HASH_LOG, "--hash-log", ANY, { OPT_HASH, OPT_DIGEST_FILE, OPT_CHANGED_SINCE } },
+	{ OPT_MAX_RANGES, "--max-ranges", CMD(COPY) | CMD(READ) | CMD(WRITE) | CMD(VERIFY), { 0 } },
+	{ OPT_RETRIES, "--retries", ANY, { OPT_KEEP_GOING } },
+	{ OPT_DIRTY_BITMAP, "--dirty-bitmap", CMD(COPY) | CMD(VERIFY), { 0 } },
+	{ OPT_CHANGED_SINCE, "--changed-since", CMD(COPY), { 0 } },
 };
 
 /* Options that exclude each other, and why where "conflicting" is not
@@ -54,6 +55,12 @@ static const struct exclusion {
 	{ OPT_HASH, OPT_DIRTY_BITMAP, "only the dirty extents are read, so no digest is of the "
 				     "whole source (verify --digest-file checks a copy)" },
 	{ OPT_DIGEST_FILE, OPT_DIRTY_BITMAP, NULL },
+	{ OPT_CHANGED_SINCE, OPT_WRITE_CHANGED, "the destinations are not read: what changed is "
+						"what the log says" },
+	{ OPT_CHANGED_SINCE, OPT_DIRTY_BITMAP, NULL },
+	{ OPT_CHANGED_SINCE, OPT_MAP, "the log is the record of what is done" },
+	{ OPT_CHANGED_SINCE, OPT_KEEP_GOING, "the log would say a bad sector's zeroes are "
+					     "the source's" },
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -100,8 +107,9 @@ void options_check(const struct opts *o, const bool *given)
 			command_list(r->cmds, list, sizeof(list));
 			errtryhelp("%s is for %s only", r->name, list);
 		}
-		if (r->needs && !given[r->needs] && !(r->needs_or && given[r->needs_or]))
-			errtryhelp("%s needs %s", r->name, name_of(r->needs));
+		if (r->needs[0] && !given[r->needs[0]] && !(r->needs[1] && given[r->needs[1]]) &&
+		    !(r->needs[2] && given[r->needs[2]]))
+			errtryhelp("%s needs %s", r->name, name_of(r->needs[0]));
 	}
 	if (o->map && !*o->map)
 		errtryhelp("--map: an empty file name");

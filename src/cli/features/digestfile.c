@@ -21,6 +21,9 @@ static struct digest_entry *entries;
 static unsigned int nentries;
 static struct window_check *checks;	/* [region], of digests_prepare() */
 static unsigned int nchecks;
+static char *file_op;			/* "# dmio VERSION OP"'s OP */
+static char **file_dests;		/* "# destination NAME" */
+static unsigned int nfile_dests;
 
 /* ---- reading it up front ---- */
 
@@ -92,6 +95,21 @@ static int window_line(char *line, struct digest_window *w, char **name)
 	return 1;
 }
 
+/* A copy's destination, "# destination NAME": false on a bad escape. */
+static bool add_dest(char *name)
+{
+	char **v;
+
+	if (!unescape(name))
+		return false;
+	v = realloc(file_dests, (nfile_dests + 1) * sizeof(*v));
+	if (!v)
+		return false;
+	file_dests = v;
+	v[nfile_dests] = strdup(name);
+	return v[nfile_dests] && ++nfile_dests;
+}
+
 /* "# size BYTES NAME", "# window OFF LEN ALG HEX NAME"; other comments
  * are skipped.  False, and why in *why, for one of those that is wrong;
  * an entry's windows of each algorithm must come in order, each after the
@@ -110,6 +128,13 @@ static bool comment_line(char *line, const char **why)
 		e = entry(line + at);
 		return e && (e->size = a, true);
 	}
+	if (!strncmp(line, "# dmio ", 7) && strchr(line + 7, ' ')) {
+		free(file_op);
+		file_op = strdup(strrchr(line, ' ') + 1);
+		return file_op;
+	}
+	if (!strncmp(line, "# destination ", 14))
+		return add_dest(line + 14);
 	win = window_line(line, &w, &name);
 	if (!win)
 		return strncmp(line, "# size ", 7);
@@ -251,11 +276,12 @@ static const struct digest_entry *match(const struct region *r)
 
 /* Start c on entry e, whose windows are read again from o->digest_file:
  * 0 or -errno. */
-static int check_open(struct window_check *c, const struct opts *o, const struct digest_entry *e)
+static int check_open(struct window_check *c, const char *path, unsigned int max,
+		      const struct digest_entry *e)
 {
 	*c = (struct window_check){ .e = e, .alg = (enum hash_alg)__builtin_ctz(e->walgs),
-				    .first = UINT64_MAX, .max = o->max_ranges };
-	c->f = fopen(o->digest_file, "re");
+				    .first = UINT64_MAX, .max = max };
+	c->f = fopen(path, "re");
 	return c->f ? 0 : -errno;
 }
 
@@ -303,7 +329,9 @@ static bool check_next(struct window_check *c)
 	return false;
 }
 
-void window_check(struct window_check *c, const struct hasher *h, const struct hash_window *w)
+/* The file's window at w's place, if it has one, in c->next: 1 when it
+ * holds the same digest as w, 0 when another, -1 when there is none. */
+static int check_at(struct window_check *c, const struct hasher *h, const struct hash_window *w)
 {
 	const char *hex = hash_window_hex(h, w, c->alg);
 
@@ -312,9 +340,20 @@ void window_check(struct window_check *c, const struct hasher *h, const struct h
 		c->have = check_next(c);
 		c->end = !c->have;
 	}
-	if (c->have && hex && c->next.offset == w->offset && c->next.length == w->length &&
-	    strcmp(hex, c->next.hex))
+	if (!c->have || !hex || c->next.offset != w->offset || c->next.length != w->length)
+		return -1;
+	return !strcmp(hex, c->next.hex);
+}
+
+void window_check(struct window_check *c, const struct hasher *h, const struct hash_window *w)
+{
+	if (!check_at(c, h, w))
 		check_differs(c, w->offset, w->length);
+}
+
+bool window_same(struct window_check *c, const struct hasher *h, const struct hash_window *w)
+{
+	return check_at(c, h, w) == 1;
 }
 
 int digests_prepare(const struct opts *o, struct region *r, unsigned int n)
@@ -346,7 +385,8 @@ int digests_prepare(const struct opts *o, struct region *r, unsigned int n)
 			if (e->size != UINT64_MAX && !r[i].spec.has_count)
 				r[i].count = e->size >> DMIO_SECTOR_SHIFT;
 			r[i].expected = e;
-			if (e->nwindows && (err = check_open(&checks[i], o, e))) {
+			if (e->nwindows &&
+			    (err = check_open(&checks[i], o->digest_file, o->max_ranges, e))) {
 				warnmsg("%s: cannot read: %s", o->digest_file, strerror(-err));
 				err = -EINVAL;
 			}
@@ -356,8 +396,96 @@ int digests_prepare(const struct opts *o, struct region *r, unsigned int n)
 	return err;
 }
 
+/* A destination of r[1..n) that the file does not name, or NULL. */
+static const char *dest_not_in(const struct region *r, unsigned int n)
+{
+	for (unsigned int i = 1; i < n; i++) {
+		unsigned int k = 0;
+
+		while (k < nfile_dests && strcmp(file_dests[k], r[i].text))
+			k++;
+		if (k == nfile_dests)
+			return r[i].text;
+	}
+	return NULL;
+}
+
+/* Why the log cannot say what changed on r[0] since, or NULL. */
+static const char *changed_refusal(const struct opts *o, const struct region *r, unsigned int n,
+				   const struct digest_entry *e, char *why, size_t len)
+{
+	uint64_t bytes = r[0].count << DMIO_SECTOR_SHIFT;
+
+	if (!file_op || strcmp(file_op, "copy"))
+		return "not the --hash-log of a copy";
+	if (!e)
+		snprintf(why, len, "no digest of %s in it", r[0].text);
+	else if (!e->nwindows)
+		snprintf(why, len, "%s: no windows (a log made with --hash-window)", e->name);
+	else if (e->size != bytes)
+		snprintf(why, len, "%s: %llu bytes then, %llu now", e->name,
+			 (unsigned long long)e->size, (unsigned long long)bytes);
+	else if (dest_not_in(r, n))
+		snprintf(why, len, "%s: not one of the destinations it was written for",
+			 dest_not_in(r, n));
+	else if (nfile_dests != n - 1)
+		snprintf(why, len, "of a copy to %u destinations, not %u", nfile_dests, n - 1);
+	else if (e->wlen > CHUNK_MAX || e->wlen % DMIO_PAGE_SIZE)
+		snprintf(why, len, "windows of %llu bytes: --changed-since takes windows of 4 KiB "
+			 "to %u MiB, in 4 KiB", (unsigned long long)e->wlen, CHUNK_MAX >> 20);
+	else if (o->hash_window && o->hash_window != e->wlen)
+		snprintf(why, len, "windows of %llu bytes, not %llu (--hash-window)",
+			 (unsigned long long)e->wlen, (unsigned long long)o->hash_window);
+	else if (o->hash_mask && o->hash_mask != e->walgs)
+		snprintf(why, len, "windows of %s, not of what --hash names",
+			 hash_name((enum hash_alg)__builtin_ctz(e->walgs)));
+	else
+		return NULL;
+	return why;
+}
+
+int changed_prepare(const struct opts *o, struct region *r, unsigned int n,
+		    struct window_check **check)
+{
+	const struct digest_entry *e;
+	const char *why;
+	char text[256];
+	int err = read_file(o->changed_since, 0);
+
+	if (err)
+		return err;
+	/* The source by its name, never the only entry: a log of another. */
+	e = NULL;
+	for (unsigned int i = 0; i < nentries && !e; i++)
+		if (!strcmp(entries[i].name, r[0].text))
+			e = &entries[i];
+	why = changed_refusal(o, r, n, e, text, sizeof(text));
+	if (why) {
+		warnmsg("%s: %s", o->changed_since, why);
+		return -EINVAL;
+	}
+	checks = calloc(1, sizeof(*checks));
+	if (!checks)
+		return -ENOMEM;
+	nchecks = 1;
+	err = check_open(&checks[0], o->changed_since, 0, e);
+	if (err) {
+		warnmsg("%s: cannot read: %s", o->changed_since, strerror(-err));
+		return -EINVAL;
+	}
+	*check = &checks[0];
+	return 0;
+}
+
 void digests_release(void)
 {
+	for (unsigned int i = 0; i < nfile_dests; i++)
+		free(file_dests[i]);
+	free(file_dests);
+	file_dests = NULL;
+	nfile_dests = 0;
+	free(file_op);
+	file_op = NULL;
 	for (unsigned int i = 0; i < nentries; i++)
 		free(entries[i].name);
 	free(entries);

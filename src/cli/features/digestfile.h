@@ -5,6 +5,9 @@
  * xxhsum wrote.
  *
  *   # dmio VERSION OPERATION
+ *   # destination NAME                   a copy's: one per destination
+ *                                        that holds what the source's
+ *                                        windows say
  *   # size BYTES NAME
  *   SHA256 (NAME) = HEX
  *   # window OFFSET LENGTH ALG HEX NAME
@@ -75,6 +78,18 @@ struct window_check {
 int digests_prepare(const struct opts *o, struct region *r, unsigned int n);
 /* Free what digests_prepare() read and made. */
 void digests_release(void);
+/* copy --changed-since: read o->changed_since, the --hash-log (with
+ * windows) of a copy from source r[0] to exactly the destinations
+ * r[1..n): the source's windows, to be read again in order, in *check (to
+ * be freed with digests_release()): 0, or -EINVAL once said why (a log of
+ * another source, size, set of destinations, window size or algorithm
+ * than --hash-window and --hash ask for). */
+int changed_prepare(const struct opts *o, struct region *r, unsigned int n,
+		    struct window_check **check);
+/* Window w of the source's stream in h has completed (the hasher's
+ * thread): whether it is the same as the log's window at that place (one
+ * the log does not have is not). */
+bool window_same(struct window_check *c, const struct hasher *h, const struct hash_window *w);
 /* Window w of a destination's stream in h has completed (the hasher's
  * thread): hold it against the file's at the same place, if any. */
 void window_check(struct window_check *c, const struct hasher *h, const struct hash_window *w);

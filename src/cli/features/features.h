@@ -16,7 +16,10 @@
 #ifndef DMIO_FEATURES_H
 #define DMIO_FEATURES_H
 
+#include "features/hash.h"
 #include "pipeline/pipeline.h"
+
+struct window_check;
 
 /* ---- copy --keep-going and the bad ranges of the source (rescue.c) ---- */
 
@@ -116,10 +119,40 @@ int dirty_resume(struct dirty *d, uint64_t next);
 /* The stage, on j. */
 void dirty_start(struct dirty *d, struct job *j);
 
+/* ---- copy --changed-since (changed.c) ---- */
+
+struct changed {
+	struct stage stage;
+	struct window_check *check;	/* the log's windows of the source, in order */
+	uint64_t window, bytes;		/* its windows' size; the source's */
+	pthread_mutex_t lock;		/* the hasher's thread and the main one's: */
+	bool locked;			/* (lock is made) */
+	uint64_t decided;		/* bytes held against the log so far */
+	uint64_t *differs;		/* where each window that differs starts, of
+					 * those not yet retired */
+	unsigned int ndiffers, cap;
+	uint64_t all_from;		/* out of memory: from here on, all differ */
+	uint64_t *need;			/* [slot]: held until decided reaches it; 0: not */
+	bool wrote;			/* a chunk was written (the main thread's) */
+};
+
+/* The stage, on j, whose source's check changed_prepare() made: 0 or
+ * -ENOMEM. */
+int changed_init(struct changed *c, struct job *j);
+/* Window w of the source's stream has completed (the hasher's thread). */
+void changed_window(struct changed *c, const struct hasher *h, const struct hash_window *w);
+/* The job is over, its log written or not (hashing_end()): a log that no
+ * longer says what the destinations hold (the copy wrote some of them and
+ * did not end) is moved aside, LOG.stale, so that no later run trusts it:
+ * 0 or -errno (said). */
+int changed_end(struct changed *c);
+void changed_free(struct changed *c);
+
 /* ---- digests (hashing.c) ---- */
 
 struct hashing {
 	struct stage stage;
+	struct changed *changed;	/* --changed-since: to hear of the source's windows */
 	struct hasher *h;
 	uint64_t *ticket;		/* [slot]: its buffers are the hasher's until done */
 };

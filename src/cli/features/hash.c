@@ -281,7 +281,10 @@ static void *hasher_thread(void *arg)
 			break;
 		it = h->q[h->head];
 		pthread_mutex_unlock(&h->lock);
-		feed(h, it.stream, it.buf, it.len);
+		if (it.len)
+			feed(h, it.stream, it.buf, it.len);
+		else if (h->window && h->streams[it.stream].in_window)
+			window_end(h, it.stream); /* hasher_close_window() */
 		done = __atomic_add_fetch(&h->done, 1, __ATOMIC_SEQ_CST);
 		/* Wake the main thread only when it waits for this ticket. */
 		want = __atomic_load_n(&h->want, __ATOMIC_SEQ_CST);
@@ -362,6 +365,11 @@ uint64_t hasher_push(struct hasher *h, unsigned int i, const void *buf, uint64_t
 	pthread_cond_broadcast(&h->cond);
 	pthread_mutex_unlock(&h->lock);
 	return ++h->pushed;
+}
+
+uint64_t hasher_close_window(struct hasher *h, unsigned int i)
+{
+	return hasher_push(h, i, NULL, 0);
 }
 
 uint64_t hasher_done(struct hasher *h)

@@ -12,6 +12,7 @@
 #define DMIO_HASH_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum hash_alg {
@@ -64,6 +65,9 @@ struct hasher *hasher_new(unsigned int mask, const struct hash_windowing *win,
 /* Feed len bytes at buf (NULL: zeroes) to stream i, after what was fed
  * before: the ticket, done once hashed (buf is free again). */
 uint64_t hasher_push(struct hasher *h, unsigned int i, const void *buf, uint64_t len);
+/* Stream i ends here (nothing more is fed to it): its last window, short,
+ * is closed now rather than at hasher_finish().  A ticket, as a push's. */
+uint64_t hasher_close_window(struct hasher *h, unsigned int i);
 /* Tickets done so far: every ticket up to it. */
 uint64_t hasher_done(struct hasher *h);
 /* The main thread is about to wait for ticket: the hasher writes wake_fd

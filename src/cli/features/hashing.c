@@ -32,6 +32,9 @@ static void feed(struct hashing *d, struct slot *s)
 
 	if (j->src || j->o->op == OP_WRITE)
 		*ticket = hasher_push(d->h, 0, s->unread ? NULL : s->buf[0].mem, len);
+	/* The source's last window ends with it, not with the job. */
+	if (j->src && s->off + s->len == j->src->count)
+		hasher_close_window(d->h, 0);
 	/* write: a destination shorter than the longest, its part. */
 	for (unsigned int i = 0; j->o->op == OP_WRITE && i < j->ndst; i++) {
 		uint64_t dlen = dest_len(&j->dst[i], s) << DMIO_SECTOR_SHIFT;
@@ -82,6 +85,8 @@ static void window_done(void *ctx, const struct hasher *h, unsigned int i,
 
 	if (j->o->hash_log)
 		hash_log_window(h, i, w);
+	if (!i && ((struct hashing *)ctx)->changed)
+		changed_window(((struct hashing *)ctx)->changed, h, w);
 	if (i && j->dst[i - 1].check)
 		window_check(j->dst[i - 1].check, h, w);
 }
@@ -100,7 +105,11 @@ int hashing_init(struct hashing *d, struct job *j)
 	struct hash_windowing win = { .size = j->o->hash_window, .done = window_done, .ctx = d,
 				      .keep = j->o->json ? j->o->max_ranges : 0 };
 
-	*d = (struct hashing){ 0 };
+	/* copy --changed-since: the log's algorithms and windows. */
+	if (j->src && j->src->check) {
+		mask |= j->src->check->e->walgs;
+		win.size = j->src->check->e->wlen;
+	}
 	/* verify --digest-file: the file's algorithms, and its windows. */
 	for (unsigned int i = 0; i < j->ndst; i++) {
 		const struct window_check *c = j->dst[i].check;

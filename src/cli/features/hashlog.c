@@ -335,6 +335,14 @@ static int put_log(FILE *f, const struct opts *o, const struct region *r, unsign
 	int err = lg.err;
 
 	fprintf(f, "# dmio %s %s\n", DMIO_VERSION, op_names[o->op]);
+	/* A copy's log says which destinations hold what its source's
+	 * windows say: every one that did not fail (copy --changed-since). */
+	for (unsigned int i = 0; o->op == OP_COPY && i < n; i++)
+		if (r[i].role == ROLE_DEST && r[i].status == ST_OK) {
+			fputs("# destination ", f);
+			put_name(f, r[i].text);
+			fputc('\n', f);
+		}
 	for (unsigned int i = 0; !err && i < n; i++)
 		if (r[i].digest)
 			err = put_region(f, &r[i], h);

@@ -35,12 +35,14 @@ static void copy_start(struct job *j, struct slot *s)
 
 static void copy_advance(struct job *j, struct slot *s)
 {
-	if (!s->wrote && job_source_ok(j, s)) {
-		look_at(j, s);
-		job_write(j, s, ~0UL);
-	} else {
+	if (s->wrote || !job_source_ok(j, s)) {
 		slot_finish(s);
+		return;
 	}
+	if (!job_data_final(j, s))
+		return; /* a stage holds it: advanced again */
+	look_at(j, s);
+	job_write(j, s, job_write_mask(j, s));
 }
 
 const struct job_ops copy_ops = {
@@ -87,6 +89,8 @@ static void resync_advance(struct job *j, struct slot *s)
 		slot_finish(s);
 		return;
 	}
+	if (!job_data_final(j, s))
+		return; /* a stage holds it: advanced again */
 	look_at(j, s);
 	for (unsigned int k = 0; k < s->ndest; k++) {
 		if (differs(j, s, k))
@@ -94,7 +98,7 @@ static void resync_advance(struct job *j, struct slot *s)
 		if (!s->dest_hole[k])
 			j->res->bytes_read += s->len << DMIO_SECTOR_SHIFT;
 	}
-	job_write(j, s, only);
+	job_write(j, s, only & job_write_mask(j, s));
 }
 
 const struct job_ops resync_ops = {

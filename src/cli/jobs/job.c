@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "features/digestfile.h"
 #include "features/features.h"
 #include "output/output.h"
 
@@ -28,6 +29,7 @@ static const struct job_ops *job_kind(const struct opts *o)
 /* The features a job may have on: each is a stage when it is. */
 struct features {
 	struct dirty dirty;
+	struct changed changed;
 	struct rescue rescue;
 	struct map_state map;
 	struct hashing hashing;
@@ -54,6 +56,12 @@ static void job_regions(struct job *j, struct region *r, unsigned int n)
 	}
 	j->limit = j->total;
 	j->chunk = rate_chunk(j->o->rate, j->o->chunk) >> DMIO_SECTOR_SHIFT;
+	/* --changed-since: a chunk is a window of the log, decided alone; the
+	 * source's holes are read as the zeroes they are, not cut out. */
+	if (j->o->changed_since && j->src->check) {
+		j->chunk = j->src->check->e->wlen >> DMIO_SECTOR_SHIFT;
+		j->whole_chunks = true;
+	}
 }
 
 /* Start from where the destination that has least done stops. */
@@ -107,6 +115,10 @@ static int features_start(struct job *j, struct features *f)
 	err = rescue_init(&f->rescue, j);
 	if (!err && j->o->map)
 		err = map_start(&f->map, j);
+	if (!err && j->o->changed_since) {
+		err = changed_init(&f->changed, j);
+		f->hashing.changed = &f->changed;
+	}
 	if (!err)
 		err = hashing_init(&f->hashing, j);
 	if (!err)
@@ -120,6 +132,7 @@ static void features_free(struct features *f)
 	rescue_free(&f->rescue);
 	map_close(&f->map);
 	hashing_free(&f->hashing);
+	changed_free(&f->changed);
 }
 
 /* Success is reported only for what is on the device. */
@@ -293,7 +306,7 @@ int job_run_with(const struct opts *o, struct region *r, unsigned int n,
 			finish_status(&j, j.src);
 		for (unsigned int i = 0; i < j.ndst; i++)
 			finish_status(&j, &j.dst[i]);
-		if (hashing_end(&f.hashing))
+		if (hashing_end(&f.hashing) || changed_end(&f.changed))
 			res->stream_error = true;
 		res->seconds = now_seconds() - t0;
 		progress_end(work_done(&j, &f));

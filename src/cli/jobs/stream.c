@@ -154,7 +154,8 @@ static void read_start(struct job *j, struct slot *s)
 
 static void read_advance(struct job *j, struct slot *s)
 {
-	job_source_ok(j, s);
+	if (job_source_ok(j, s) && !job_data_final(j, s))
+		return; /* a stage holds it: advanced again */
 	slot_finish(s);
 }
 

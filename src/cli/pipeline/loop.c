@@ -72,6 +72,41 @@ bool slot_call_failed(const struct slot *s, unsigned int k, unsigned int i)
 	return call_bits(s, k) >> i & 1;
 }
 
+void slot_hold(struct slot *s)
+{
+	slot_get(s);
+	s->state = SLOT_IO;
+}
+
+void slot_release(struct slot *s)
+{
+	slot_put(s);
+}
+
+bool job_data_final(struct job *j, struct slot *s)
+{
+	if (!s->final && s->len) {
+		s->final = true;
+		for_each_stage(j, st)
+			if (st->ops->advanced)
+				st->ops->advanced(st, s);
+	}
+	for_each_stage(j, st)
+		if (st->ops->hold && st->ops->hold(st, s))
+			return false;
+	return true;
+}
+
+unsigned long job_write_mask(struct job *j, struct slot *s)
+{
+	unsigned long only = ~0UL;
+
+	for_each_stage(j, st)
+		if (st->ops->only)
+			only &= st->ops->only(st, s);
+	return only;
+}
+
 /* Drop the submitter's reference once the op that submitted is done, so
  * that s cannot reach the done list with its calls half submitted. */
 static void slot_settle(struct slot *s)
@@ -205,6 +240,7 @@ static bool start_chunks(struct job *j)
 		s->filled = 0;
 		s->ndest = 0;
 		s->legs_ok = 0;
+		s->checked = s->final = false;
 		s->state = SLOT_READY; /* as it is, if start submits nothing */
 		drive(j, s, j->ops->start);
 		moved = true;
@@ -228,10 +264,6 @@ static bool advance_slots(struct job *j)
 			moved = true;
 		} else if (s->state == SLOT_READY && !(first && earlier)) {
 			drive(j, s, j->ops->advance);
-			if (first && s->len && j->ops->final_at_advance)
-				for_each_stage(j, st)
-					if (st->ops->advanced)
-						st->ops->advanced(st, s);
 			moved = true;
 		}
 		earlier |= !s->wrote && s->state != SLOT_DONE;
@@ -399,6 +431,10 @@ int pipeline_init(struct job *j)
 	int r;
 
 	j->nslots = j->o->depth / per ? j->o->depth / per : 1;
+	/* Chunks larger than --chunk (a --changed-since log's windows) are
+	 * fewer, to stay within the memory chunks may take. */
+	while (j->nslots > 1 && (j->chunk << DMIO_SECTOR_SHIFT) * j->nslots * per > IN_FLIGHT_MAX)
+		j->nslots--;
 	j->nbufs = j->nslots * per;
 	j->wake_fd = eventfd(0, EFD_CLOEXEC);
 	if (j->wake_fd < 0)

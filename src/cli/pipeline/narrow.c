@@ -67,7 +67,7 @@ bool job_source_ok(struct job *j, struct slot *s)
 	uint64_t first = src->sector + s->off;
 	int err;
 
-	if (s->off < j->limit && slot_call_failed(s, 0, 0)) {
+	if (!s->checked && s->off < j->limit && slot_call_failed(s, 0, 0)) {
 		struct stage *taker = NULL;
 		uint64_t bad;
 
@@ -85,5 +85,6 @@ bool job_source_ok(struct job *j, struct slot *s)
 			job_stop_at(j, bad - src->sector, STOP_SOURCE);
 		}
 	}
+	s->checked = true;
 	return plan_trim(j, s);
 }

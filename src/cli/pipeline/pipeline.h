@@ -111,6 +111,8 @@ struct slot {
 	bool unread;			/* a hole of the source, not read: buf[0] holds nothing */
 	bool rewrite;			/* written below the destinations' resume points
 					 * too (a bad range of the source, retried) */
+	bool checked;			/* its source's read was checked (job_source_ok) */
+	bool final;			/* the stages saw its data final (job_data_final) */
 	size_t filled;			/* write: bytes of input in buf[0] */
 	struct cbuf *buf;		/* [0] the chunk's; per dest: [1 + k] dest[k]'s */
 	struct dmio_result *res;	/* per result index */
@@ -133,8 +135,7 @@ struct job_ops {
 	 * large as ZERO_CHUNK_MAX: nothing is read into a buffer for them. */
 	bool large_zeroes;
 	/* The data stream is final when a chunk's first phase ends (its
-	 * source's buffer), not when it retires: a stage's advanced hook runs
-	 * then. */
+	 * source's buffer, job_data_final()), not when it retires. */
 	bool final_at_advance;
 	/* A new chunk s (off and len set; zero and unread when it is a hole
 	 * of the source): submit its first calls, or put it in SLOT_FILL
@@ -175,8 +176,14 @@ struct stage_ops {
 	 * when the stage took care of it.  The first stage with the hook
 	 * decides; without one, narrow_read() does. */
 	uint64_t (*read_failed)(struct stage *st, struct slot *s, int *err);
-	/* s's first phase has ended, in chunk order (job_ops.final_at_advance). */
+	/* s's data is final (job_data_final()), in chunk order. */
 	void (*advanced)(struct stage *st, struct slot *s);
+	/* Whether s must wait before it is written: if so, the stage holds it
+	 * (slot_hold()) and lets it go (slot_release()) once it may be. */
+	bool (*hold)(struct stage *st, struct slot *s);
+	/* The destinations s is written to, bit i for destination i (all, by
+	 * default): the least that every stage allows. */
+	unsigned long (*only)(struct stage *st, struct slot *s);
 	/* Destination i's write of s, below its resume point (s->rewrite),
 	 * failed at sector bad (absolute), or did not (UINT64_MAX). */
 	void (*rewritten)(struct stage *st, struct slot *s, unsigned int i, uint64_t bad);
@@ -209,6 +216,7 @@ struct job {
 	struct cbuf *bufs;
 	unsigned int nbufs;
 	struct cbuf *zeroes;		/* ZERO_CHUNK_MAX of zeroes, never written */
+	bool whole_chunks;		/* chunks are not cut at the source's holes */
 	uint64_t run_end;		/* the planner's: where the source's run of data
 					 * or of hole ends */
 	bool run_hole;
@@ -281,6 +289,16 @@ void slot_submit(struct job *j, struct slot *s, unsigned int k, int rw,
 		 struct cbuf *b, unsigned int n, const struct dmio_region *where);
 /* Whether s's call k failed on its where[i]. */
 bool slot_call_failed(const struct slot *s, unsigned int k, unsigned int i);
+/* A stage holds s (main thread): s waits, as for a call, until the stage
+ * lets it go with slot_release() (from any thread); then it is advanced
+ * again. */
+void slot_hold(struct slot *s);
+void slot_release(struct slot *s);
+/* After the source's read of s was checked: its data is final; the stages
+ * see it (advanced), and may hold it (false: it comes back later). */
+bool job_data_final(struct job *j, struct slot *s);
+/* The destinations s is to be written to, as the stages allow. */
+unsigned long job_write_mask(struct job *j, struct slot *s);
 /* Nothing at or past sector off (from the start) is done any more, for
  * reason (the first one stays). */
 void job_stop_at(struct job *j, uint64_t off, enum stop reason);

@@ -6,7 +6,8 @@
  *
  * - the job's limit;
  * - the end of the source's run of data or of hole, where the source says
- *   where its holes are (a hole is a chunk of zeroes, not read);
+ *   where its holes are (a hole is a chunk of zeroes, not read), unless
+ *   the job wants whole chunks (j->whole_chunks);
  * - a chunk of the job (--chunk, or what --rate allows), or, for zeroes
  *   that need no buffer, ZERO_CHUNK_MAX;
  * - what each stage says (a resume point, a bad range's edge, the rate's
@@ -64,7 +65,7 @@ bool plan_chunk(struct job *j, struct slot *s)
 		return false;
 	s->off = off;
 	s->zero = s->unread = s->rewrite = false;
-	if (j->src && j->src->dev.caps.extents) {
+	if (j->src && j->src->dev.caps.extents && !j->whole_chunks) {
 		source_run(j, off);
 		s->zero = s->unread = j->run_hole;
 		if (j->run_end < end)
