@@ -82,8 +82,10 @@ static int tls_username(struct nbd_handle *h)
 	return nbd_set_tls_username(h, pw.pw_name);
 }
 
-static struct nbd_handle *connect_one(const char *uri, const struct dmio_nbd_params *p,
-				      int *err)
+/* A handle for uri with p's settings, its handshake begun; NULL, *err and
+ * error_text when it cannot be. */
+static struct nbd_handle *connect_start(const char *uri, const struct dmio_nbd_params *p,
+					int *err)
 {
 	struct nbd_handle *h = nbd_create();
 
@@ -94,12 +96,102 @@ static struct nbd_handle *connect_one(const char *uri, const struct dmio_nbd_par
 	    /* not clearing every read buffer first: piece_error()
 	     * clears the part of a read that failed */
 	    nbd_set_pread_initialize(h, false) ||
-	    nbd_connect_uri(h, uri)) {
+	    nbd_aio_connect_uri(h, uri)) {
 		*err = nbd_failed();
 		if (h)
 			nbd_close(h);
 		return NULL;
 	}
+	return h;
+}
+
+/*
+ * Drive the handshakes of h[0..n) (NULL entries are skipped) in this
+ * thread, polling cancel_fd (when > 0) beside them, until each is
+ * connected or failed: a handle that failed is closed and set NULL, and
+ * the first failure is in *err and error_text.  0; or -EINTR once
+ * cancel_fd is readable, -EBADF if it is no fd, or poll()'s error, every
+ * handle closed.  libnbd's own wait (nbd_connect_uri()) goes on through
+ * signals: a caller's signal handler ends this one by writing cancel_fd.
+ */
+static int connect_wait(struct nbd_handle **h, unsigned int n, int cancel_fd, int *err)
+{
+	struct pollfd fds[1 + DMIO_NBD_MAX_CONNECTIONS];
+	unsigned int which[1 + DMIO_NBD_MAX_CONNECTIONS];
+	int r = 0;
+
+	for (;;) {
+		unsigned int k = 1;
+
+		fds[0] = (struct pollfd){ cancel_fd > 0 ? cancel_fd : -1, POLLIN, 0 };
+		for (unsigned int i = 0; i < n; i++) {
+			unsigned int dir;
+
+			if (!h[i] || !nbd_aio_is_connecting(h[i])) {
+				if (h[i] && nbd_aio_is_ready(h[i]) <= 0) {
+					if (!*err) {
+						snprintf(error_text, sizeof(error_text),
+							 "the connection ended in the handshake");
+						*err = -ECONNRESET;
+					}
+					nbd_close(h[i]);
+					h[i] = NULL;
+				}
+				continue;
+			}
+			dir = nbd_aio_get_direction(h[i]);
+			which[k] = i;
+			fds[k++] = (struct pollfd){
+				nbd_aio_get_fd(h[i]),
+				(short)((dir & LIBNBD_AIO_DIRECTION_READ ? POLLIN : 0) |
+					(dir & LIBNBD_AIO_DIRECTION_WRITE ? POLLOUT : 0)),
+				0
+			};
+		}
+		if (k == 1)
+			return 0;
+		if (poll(fds, k, -1) < 0 && errno != EINTR) {
+			r = -errno;
+			break;
+		}
+		if (fds[0].revents) {
+			r = fds[0].revents & POLLNVAL ? -EBADF : -EINTR;
+			break;
+		}
+		for (unsigned int j = 1; j < k; j++) {
+			unsigned int i = which[j];
+			int e = 0;
+
+			if (fds[j].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL))
+				e = nbd_aio_notify_read(h[i]);
+			else if (fds[j].revents & POLLOUT)
+				e = nbd_aio_notify_write(h[i]);
+			if (e == -1) {
+				if (!*err)
+					*err = nbd_failed();
+				nbd_close(h[i]);
+				h[i] = NULL;
+			}
+		}
+	}
+	/* Cancelled: every handle goes. */
+	for (unsigned int i = 0; i < n; i++)
+		if (h[i]) {
+			nbd_close(h[i]);
+			h[i] = NULL;
+		}
+	return r;
+}
+
+/* A handle for uri with p's settings, connected; NULL and *err when it
+ * cannot be, or -EINTR when cancelled. */
+static struct nbd_handle *connect_one(const char *uri, const struct dmio_nbd_params *p,
+				      int *err)
+{
+	struct nbd_handle *h = connect_start(uri, p, err);
+	int r = h ? connect_wait(&h, 1, p->cancel_fd, err) : 0;
+
+	*err = r ? r : *err;
 	return h;
 }
 

@@ -10,7 +10,11 @@
  * async; the engine comes from $DMIO_ENGINE.
  */
 #include <pthread.h>
+#include <stddef.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include "unit.h"
 
@@ -336,6 +340,61 @@ static void test_idle(void)
 	dmio_nbd_close(h);
 }
 
+static void *write_later(void *arg)
+{
+	uint64_t one = 1;
+
+	usleep(200000);
+	if (write(*(int *)arg, &one, sizeof(one)) < 0)
+		perror("eventfd");
+	return NULL;
+}
+
+/* A server that never answers the handshake (a socket that listens and
+ * never accepts): dmio_nbd_open() waits until cancel_fd is readable, then
+ * fails with EINTR; at once when it is already; not when the caller's
+ * size leaves cancel_fd out. */
+static void test_cancel(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct dmio_nbd_params p = { .size = sizeof(p) };
+	const char *path = tmp_path("mute.sock");
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), h, r;
+	char uri[sizeof(sa.sun_path) + 32];
+	pthread_t writer;
+	double t;
+
+	REQUIRE(strlen(path) < sizeof(sa.sun_path), "%s: too long for a socket", path);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	unlink(sa.sun_path);
+	r = s < 0 || bind(s, (struct sockaddr *)&sa, sizeof(sa)) || listen(s, 16) ? -errno : 0;
+	REQUIRE(!r, "socket: %s", strerror(-r));
+	snprintf(uri, sizeof(uri), "nbd+unix:///?socket=%s", sa.sun_path);
+	alarm(60); /* a hang fails the test */
+	p.cancel_fd = eventfd(0, EFD_CLOEXEC);
+	pthread_create(&writer, NULL, write_later, &p.cancel_fd);
+	t = unit_now();
+	h = dmio_nbd_open(uri, &p);
+	t = unit_now() - t;
+	pthread_join(writer, NULL);
+	CHECK(h == -EINTR && t > 0.1 && t < 5, "%d after %.2f s", h, t);
+	t = unit_now();
+	CHECK(dmio_nbd_open(uri, &p) == -EINTR && unit_now() - t < 1, "readable already");
+	/* A caller built before cancel_fd: not looked at. */
+	p.size = offsetof(struct dmio_nbd_params, cancel_fd);
+	h = dmio_nbd_open(unit_env("DMIO_TEST_NBD"), &p);
+	CHECK(h >= 0 && dmio_nbd_close(h) == 0, "an older size: %d", h);
+	close(p.cancel_fd);
+	/* Not the fd just closed: the library's socket takes its number. */
+	p.cancel_fd = 1000;
+	p.size = sizeof(p);
+	CHECK(fcntl(p.cancel_fd, F_GETFD) == -1 && dmio_nbd_open(uri, &p) == -EBADF,
+	      "a cancel_fd that is no fd");
+	close(s);
+	unlink(sa.sun_path);
+	alarm(0);
+}
+
 int main(void)
 {
 	RUN(test_open);
@@ -345,5 +404,6 @@ int main(void)
 	RUN(test_zeroes);
 	RUN(test_threads);
 	RUN(test_idle);
+	RUN(test_cancel);
 	return unit_done();
 }
