@@ -102,10 +102,9 @@ fs_loop() {
 	mkfs.ext4 -q -L "$label" b.img
 	a=$(loop a.img)
 	b=$(loop b.img)
-	# Unconfined, the scan reads both.
-	run --separate-stderr "$DMIO" info "LABEL=$label"
-	[[ $stderr == *"2 devices have LABEL=$label"* ]] || fail "unconfined: $stderr"
-	# b stands for another test's device: the scan does not read it.
+	# b stands for another test's device: the scan does not read it (an
+	# unconfined one would find both, and is never run here: it reads
+	# every device of the machine).
 	echo "$a" >own.list
 	OWN_LOOPS=own.list run --separate-stderr own_scan strace -f -qq -e trace=openat \
 		-o trace "$DMIO" --json info "LABEL=$label"

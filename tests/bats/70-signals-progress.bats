@@ -71,6 +71,9 @@ interrupt_case() {
 	head -c 1M /dev/urandom | tee in.data >&7
 	head -c 1000 /dev/urandom | tee -a in.data >&7
 	kill -INT "$pid"
+	# The input stays open until dmio is gone: were its end to come first,
+	# dmio would rightly write the partial chunk as the input's last.
+	gone "$pid"
 	exec 7>&-
 	finish
 	interrupted 0 130 Interrupt

@@ -324,6 +324,18 @@ gate_wait() {
 	read -r -t 60 -u 8 || fail "no read reached the gate"
 }
 
+# gone PID: until PID has ended (a minute at most, then fail), without
+# reaping it: for a test that holds something open until then (a FIFO
+# whose end must not come before the signal that was sent is seen).
+gone() {
+	local i
+	for ((i = 0; i < 600; i++)); do
+		grep -qs '^State:[[:space:]]*[^Z]' "/proc/$1/status" || return 0
+		sleep 0.1
+	done
+	fail "process $1 did not end"
+}
+
 gate_open() {
 	flock -u 9
 	exec 9>&-

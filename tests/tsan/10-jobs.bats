@@ -119,7 +119,9 @@ new_dst() {
 			exec 7>in.fifo
 			# Returns once dmio has read all but a pipe's worth of it.
 			head -c 1M /dev/urandom | tee src.img >&7
-			[ "$sig" = none ] || kill -"$sig" "$pid"
+			# Interrupted, the input stays open until dmio is gone: its
+			# end must not come first.
+			[ "$sig" = none ] || { kill -"$sig" "$pid" && gone "$pid"; }
 			exec 7>&-
 			rc=0
 			wait "$pid" || rc=$?
