@@ -47,7 +47,7 @@ CLI_HDR := $(wildcard src/cli/*/*.h) include/dmio.h
 CLI_OBJ := $(CLI_SRC:src/cli/%.c=$(B)/cli/%.o)
 
 .PHONY: all check check-unprivileged check-deb check-dist dist deb check-unit check-sanitize check-valgrind check-tsan check-bats check-man deps demo \
-	install uninstall fuzz bench check-bench clean
+	install uninstall fuzz bench check-bench soak soak-tsan clean
 all: $(B)/libdmio.a $(B)/libdmio.so $(B)/dmio $(B)/shared/dmio
 
 # Every object is rebuilt when the flags change (WERROR=1, a builder's
@@ -242,6 +242,16 @@ check-sanitize: $(UNIT_SAN)
 
 check-valgrind: $(UNIT_BIN)
 	$(Q)DMIO_VALGRIND=1 tests/unit/run $(UNIT_BIN)
+
+# ---- the soak: randomised copies interrupted at random moments, each
+# checked (tests/soak/soak says what); not part of make check.
+# SOAK_ITERATIONS, SOAK_SECONDS, SOAK_SEED, SOAK_REPLAY and SOAK_DIR are
+# passed on, from the command line or the environment.
+soak: $(B)/dmio
+	$(Q)tests/soak/soak
+
+soak-tsan: $(B)/tsan/dmio-run
+	$(Q)$(TSAN_ENV) SOAK_TSAN=1 DMIO=$(CURDIR)/$(B)/tsan/dmio-run tests/soak/soak
 
 # ---- fuzzing (libFuzzer, clang): the spec, size and map parsers ----
 FUZZ_SECONDS ?= 60

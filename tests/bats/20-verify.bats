@@ -248,9 +248,9 @@ flip() {
 	img g.img 4M
 	cp g.img src
 	flip g.img 100 101 8000
-	gate_dev g
+	gate_file g
 	gate_close
-	"$DMIO" --json --chunk=64K verify src "$GATE_DEV" >out 2>err 8>&- 9>&- &
+	"$DMIO" --json --chunk=64K verify src "$GATE_FILE" >out 2>err 8>&- 9>&- &
 	local pid=$! rc=0
 	gate_wait
 	kill -INT "$pid"

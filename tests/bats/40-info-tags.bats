@@ -1,8 +1,10 @@
 #!/usr/bin/env bats
-# info, and regions named by UUID= and LABEL= (libblkid).
+# info, and regions named by UUID= and LABEL= (libblkid).  Every lookup by a
+# tag runs under own_scan: it reads this test's devices and no other's.
 load helper
 
-UUID=2f0a52a6-6d4c-4b8e-9b1e-0d1f5ad1c0de
+# A UUID of this test's own: a suite running beside it has another.
+UUID=$(cat /proc/sys/kernel/random/uuid)
 
 fs_loop() {
 	truncate -s 16M fs.img
@@ -43,13 +45,13 @@ fs_loop() {
 @test "UUID= and LABEL= resolve to the loop device, for info and copy" {
 	local dev
 	dev=$(fs_loop)
-	run "$DMIO" --json info "UUID=$UUID" "LABEL=dmio-$BATS_TEST_NUMBER-$$:2+2"
+	run own_scan "$DMIO" --json info "UUID=$UUID" "LABEL=dmio-$BATS_TEST_NUMBER-$$:2+2"
 	assert_success
 	[ "$(json '.regions[0].device')" = "$dev" ]
 	[ "$(json '.regions[1].device')" = "$dev" ]
 	[ "$(json '.regions[1].sector')" = 2 ]
 	truncate -s 16M copy.img
-	run "$DMIO" copy "UUID=$UUID" copy.img
+	run own_scan "$DMIO" copy "UUID=$UUID" copy.img
 	assert_success
 	cmp <(head -c 16M "$dev") copy.img
 }
@@ -76,7 +78,7 @@ fs_loop() {
 	local partuuid
 	partuuid=$(blkid -p -s PART_ENTRY_UUID -o value "${dev}p1")
 	[ -n "$partuuid" ]
-	run "$DMIO" --json info "PARTLABEL=dmio-part-$$" "PARTUUID=$partuuid:8+8"
+	run own_scan "$DMIO" --json info "PARTLABEL=dmio-part-$$" "PARTUUID=$partuuid:8+8"
 	assert_success
 	[ "$(json '.regions[0].device')" = "${dev}p1" ]
 	[ "$(json '.regions[0].count')" = 16384 ]
@@ -85,10 +87,31 @@ fs_loop() {
 	# A copy into the partition lands at the partition's start on the disk.
 	img s 4K
 	cp gpt.img before.img
-	run "$DMIO" copy s "PARTLABEL=dmio-part-$$:8"
+	run own_scan "$DMIO" copy s "PARTLABEL=dmio-part-$$:8"
 	assert_success
 	local off=$(((2048 + 8) * 512))
 	same_range s 0 gpt.img $off 4096
 	same_range before.img 0 gpt.img 0 $off
 	same_range before.img $((off + 4096)) gpt.img $((off + 4096)) $((16 * 1048576 - off - 4096))
+}
+
+@test "a tag lookup under own_scan probes this test's devices only, and still finds them" {
+	local label=dmio-own-$$ a b
+	truncate -s 8M a.img b.img
+	mkfs.ext4 -q -L "$label" a.img
+	mkfs.ext4 -q -L "$label" b.img
+	a=$(loop a.img)
+	b=$(loop b.img)
+	# b stands for another test's device: the scan does not read it (an
+	# unconfined one would find both, and is never run here: it reads
+	# every device of the machine).
+	echo "$a" >own.list
+	OWN_LOOPS=own.list run --separate-stderr own_scan strace -f -qq -e trace=openat \
+		-o trace "$DMIO" --json info "LABEL=$label"
+	assert_success
+	[ "$(json '.regions[0].device')" = "$a" ]
+	grep -q "\"$a\"" trace
+	! grep -q "\"$b\"" trace || fail "$b was opened: $(grep "$b" trace)"
+	! grep -Eq '"/dev/(loop|vd|sd|nvme|zram|nbd|dm-)' <(grep -v "\"$a\"" trace) ||
+		fail "another device was opened: $(grep /dev/ trace)"
 }

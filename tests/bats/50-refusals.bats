@@ -7,7 +7,7 @@ load helper
 refused() {
 	local what=$1
 	shift
-	run --separate-stderr "$DMIO" "$@"
+	run --separate-stderr own_scan "$DMIO" "$@"
 	assert_failure 2
 	[[ $stderr == *"$what"* ]] || fail "stderr does not name '$what': $stderr"
 	[ -z "$output" ] || fail "stdout not empty: $output"

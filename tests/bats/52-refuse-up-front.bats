@@ -111,14 +111,14 @@ untouched() {
 	b=$(loop b.img)
 	cp a.img a.img.orig
 	cp b.img b.img.orig
-	run --separate-stderr "$DMIO" zero "LABEL=$label"
+	run --separate-stderr own_scan "$DMIO" zero "LABEL=$label"
 	assert_failure 2
 	[[ $stderr == *"2 devices have LABEL=$label"* ]] || fail "$stderr"
 	[[ $stderr == *"$a"* && $stderr == *"$b"* ]] || fail "$stderr"
 	untouched a.img b.img
-	run "$DMIO" read "LABEL=$label:0+1" -o out
+	run own_scan "$DMIO" read "LABEL=$label:0+1" -o out
 	assert_failure 2
-	run "$DMIO" -q --force read "LABEL=$label:0+1" -o out
+	run own_scan "$DMIO" -q --force read "LABEL=$label:0+1" -o out
 	assert_success
 }
 

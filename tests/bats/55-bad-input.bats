@@ -8,7 +8,7 @@ load helper
 bad() {
 	local want=$1
 	shift
-	run --separate-stderr "$DMIO" "$@"
+	run --separate-stderr own_scan "$DMIO" "$@"
 	[ "$status" = 2 ] || fail "dmio $*: exit $status, want 2: $stderr"
 	[ -z "$output" ] || fail "dmio $*: wrote to stdout: $output"
 	local first=${stderr%%$'\n'*} rest=${stderr#*$'\n'}

@@ -492,13 +492,16 @@ ALGS="md5 sha1 sha256 sha512 sha3-256 blake2b-512 xxh128"
 }
 
 @test "an interrupted run leaves an earlier --hash-log as it was, and says so" {
-	img src 32M
-	truncate -s 32M dst
+	img src.img 4M
+	truncate -s 4M dst
 	echo "earlier" >log
-	"$DMIO" -q --rate=4M --hash=sha256 --hash-log=log copy src dst >out 2>err &
+	gate_file src
+	gate_close
+	"$DMIO" -q --chunk=64K --hash=sha256 --hash-log=log copy "$GATE_FILE" dst >out 2>err 8>&- 9>&- &
 	local pid=$! rc=0
-	sleep 1
+	gate_wait
 	kill -INT "$pid"
+	gate_open
 	wait "$pid" || rc=$?
 	[ "$rc" = 130 ] || fail "exit $rc: $(cat err)"
 	[ "$(cat log)" = earlier ]

@@ -1,15 +1,9 @@
 #!/usr/bin/env bats
-# Signals on a slow device (nbdkit's delay filter): SIGINT and SIGTERM drain,
-# flush, report and exit 128+N; SIGUSR1 prints a status line and the copy
-# goes on.
+# Signals, each sent once dmio's I/O waits at a gate (no sleeps): SIGINT,
+# SIGTERM and SIGHUP drain, flush, report and exit 128+N; SIGUSR1 prints a
+# status line and the copy goes on.  The progress display, on a slow device
+# (nbdkit's delay filter).
 load helper
-
-# start ARGS...: dmio ARGS in the background, stdout in out, stderr in err.
-start() {
-	"$DMIO" "$@" >out 2>err &
-	pid=$!
-	sleep 0.5
-}
 
 finish() {
 	rc=0
@@ -38,10 +32,10 @@ exactly() {
 interrupt_case() {
 	local sig=$1 code=$2 name=$3 done
 	head -c 16M /dev/urandom >src.img
-	gate_dev src
+	gate_file src
 	truncate -s 16M dst
 	gate_close
-	"$DMIO" --json --chunk=64K copy "$GATE_DEV" dst >out 2>err 8>&- 9>&- &
+	"$DMIO" --json --chunk=64K copy "$GATE_FILE" dst >out 2>err 8>&- 9>&- &
 	pid=$!
 	gate_wait
 	kill -"$sig" "$pid"
@@ -77,6 +71,9 @@ interrupt_case() {
 	head -c 1M /dev/urandom | tee in.data >&7
 	head -c 1000 /dev/urandom | tee -a in.data >&7
 	kill -INT "$pid"
+	# The input stays open until dmio is gone: were its end to come first,
+	# dmio would rightly write the partial chunk as the input's last.
+	gone "$pid"
 	exec 7>&-
 	finish
 	interrupted 0 130 Interrupt
@@ -109,16 +106,21 @@ interrupt_case() {
 
 @test "SIGUSR1 prints a progress line and the copy finishes" {
 	img src 4M
-	local dev
-	dev=$(slow_dev)
-	# One 40 ms write at a time: 64 of them, so the signal lands mid-copy
-	# however fast the pipeline is.
-	start --chunk=64K --queue-depth=1 copy src "$dev"
+	truncate -s 4M dst.img
+	gate_file dst pwrite
+	gate_close
+	# One chunk at a time, and the writes past 2 MiB wait at the gate: the
+	# signal comes once dmio's handlers are in place, with half the copy
+	# still to go.
+	"$DMIO" --chunk=64K --queue-depth=1 copy src "$GATE_FILE" >out 2>err 8>&- 9>&- &
+	pid=$!
+	gate_wait
 	kill -USR1 "$pid"
+	gate_open
 	finish
 	[ "$rc" = 0 ] || fail "exit $rc: $(cat err)"
 	grep -E '^dmio: [0-9.]+ [KMG]?i?B / 4.0 MiB' err
-	cmp src <(head -c 4M "$dev")
+	cmp src dst.img
 }
 
 @test "--progress on a pipe prints plain lines" {

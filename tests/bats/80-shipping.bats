@@ -92,10 +92,13 @@ complete_line() {
 	complete_line "dmio --chunk 4M copy LAB"
 	[ "$output" = "LABEL=" ]
 	[ "$COMPOPTS" = " -o nospace" ]
-	# LABEL= values come from blkid: make one.
+	# LABEL= values come from blkid: make one.  The completion's blkid
+	# scans every device: only this test's (own_scan).
 	truncate -s 16M fs.img
 	mkfs.ext4 -q -F -L "dmio-comp-$$" fs.img
 	loop fs.img >/dev/null
+	BLKID=$(type -P blkid)
+	blkid() { own_scan "$BLKID" "$@"; }
 	complete_line "dmio verify LABEL=dmio-comp-"
 	[ "$output" = "LABEL=dmio-comp-$$" ]
 }

@@ -100,13 +100,45 @@ loop() {
 	echo "$dev"
 }
 
-# nbd_dev NAME SIZE NBDKIT-ARGS...: an nbdkit device exported as a file by
-# nbdfuse and attached to a loop device; prints the device.  The nbdkit
-# arguments follow "nbdkit -s", e.g. --filter=error memory 16M error-pwrite-rate=100%.
+# own_scan CMD...: CMD, whose scan of every block device (libblkid's, for
+# a LABEL=, UUID=, PARTUUID= or PARTLABEL= region, or blkid with no
+# device) finds only this test's loop devices and their partitions: CMD
+# runs in a mount namespace of its own where /sys/block and /proc/partitions
+# list only those (own-devices), with a blkid cache of its own.  So no test
+# reads another's devices (a gate, a device that fails, one being written),
+# not even when suites run side by side.  Without root, no device can be
+# opened: CMD runs as it is.  OWN_LOOPS names another list of the test's
+# loop devices than all of them ($T/.loops).
+own_scan() {
+	if [ "$(id -u)" != 0 ]; then
+		BLKID_FILE=$T/blkid.tab "$@"
+		return
+	fi
+	local names=() l
+	while read -r l; do names+=("${l#/dev/}"); done <"${OWN_LOOPS:-$T/.loops}"
+	BLKID_FILE=$T/blkid.tab unshare -m --propagation private \
+		"$HELPER_DIR/own-devices" "${names[*]}" "$@"
+}
+
+# nbd_dev NAME NBDKIT-ARGS...: an nbdkit device exported as a file by
+# nbdfuse (nbd_file) and attached to a loop device; prints the device.  The
+# nbdkit arguments follow "nbdkit -s", e.g. --filter=error memory 16M
+# error-pwrite-rate=100%.
 nbd_dev() {
+	local file
+	need_root "a FUSE mount and a loop device"
+	file=$(nbd_file "$@") || return
+	loop "$file" --direct-io=on
+}
+
+# nbd_file NAME NBDKIT-ARGS...: the same nbdkit export as the file
+# $T/NAME/disk (nbdfuse), with no block device over it; prints the file.
+# Only what opens that path reads it: no scan of the machine's block
+# devices (libblkid's, udev's) ever does.
+nbd_file() {
 	local name=$1
 	shift
-	need_root "a FUSE mount and a loop device"
+	need_root "a FUSE mount"
 	mkdir "$T/$name"
 	echo "$T/$name" >>"$T/.fuse"
 	nbdfuse "$T/$name/disk" --command nbdkit -s "$@" >>"$T/nbdkit.log" 2>&1 &
@@ -116,7 +148,7 @@ nbd_dev() {
 		[ $i -lt 100 ] || fail "nbdfuse did not start: $(cat "$T/nbdkit.log")"
 		sleep 0.1
 	done
-	loop "$T/$name/disk" --direct-io=on
+	echo "$T/$name/disk"
 }
 
 # slow_dev: a 32 MiB device whose every write takes 40 ms (nbdkit's delay
@@ -231,21 +263,38 @@ bad_eval() {
 		can_write="exit 0" can_flush="exit 0" flush="$fl")
 }
 
-# gate_dev NAME [OP]: a device over the file $T/NAME.img (made by the
-# caller), in $GATE_DEV, whose reads (OP pread, the default) or writes (OP
-# pwrite) at or past GATE_AT bytes wait while the gate is closed; each one
-# that reaches the gate first says so on the FIFO that gate_wait reads.
-# Sleep-free interrupts: close the gate, start dmio, wait until it reads
-# there (its I/O in flight, its handlers installed), send the signal, open
-# the gate.  nbdkit's eval plugin, nbdfuse, losetup.
+# The gates.  Sleep-free interrupts: close the gate, start dmio, wait until
+# its I/O reaches the gate (its handlers installed, its I/O in flight),
+# send the signal, open the gate.  A gate must be reached by the dmio
+# under test and by nothing else, or the signal may come before dmio runs
+# (to the shell that forks it, whose exit status is then 128+N too):
+# - gate_file NAME [OP]: a file, $T/NAME/disk in $GATE_FILE (nbd_file):
+#   only what opens its path reads it.  Every read gate is one of these:
+#   a block device is read by whatever scans them all (a LABEL= or UUID=
+#   lookup in any test running beside this one, udev), which would pass
+#   the gate and be blocked by it.
+# - gate_dev NAME pwrite: a loop device over such a file, in $GATE_DEV,
+#   for a test that needs a block device (O_EXCL, busy devices): only
+#   writes wait, and only the test writes it.
+# - gate_server NAME [OP]: an NBD server on a Unix socket of the test's
+#   (nbd_server); its URI in $NBD.
+# Each is over the file $T/NAME.img (made by the caller); its reads (OP
+# pread, the default) or writes (OP pwrite) at or past GATE_AT bytes wait
+# while the gate is closed, and each one that reaches the gate first says
+# so on the FIFO that gate_wait reads.  nbdkit's eval plugin, nbdfuse.
 GATE_AT=$((2 << 20))
+gate_file() {
+	gate_eval "$@"
+	GATE_FILE=$(nbd_file "$1" "${GATE_EVAL[@]}")
+}
+
 gate_dev() {
+	[ "${2:-}" = pwrite ] ||
+		fail "gate_dev $*: a read gate on a block device is reached by any scan of the devices; use gate_file"
 	gate_eval "$@"
 	GATE_DEV=$(nbd_dev "$1" "${GATE_EVAL[@]}")
 }
 
-# gate_server NAME [OP]: the same gate, served over NBD (nbd_server); its
-# URI in $NBD.
 gate_server() {
 	gate_eval "$@"
 	nbd_server "$1" "${GATE_EVAL[@]}"
@@ -273,6 +322,18 @@ gate_close() {
 # gate_wait: until a read reaches the gate (a minute at most, then fail).
 gate_wait() {
 	read -r -t 60 -u 8 || fail "no read reached the gate"
+}
+
+# gone PID: until PID has ended (a minute at most, then fail), without
+# reaping it: for a test that holds something open until then (a FIFO
+# whose end must not come before the signal that was sent is seen).
+gone() {
+	local i
+	for ((i = 0; i < 600; i++)); do
+		grep -qs '^State:[[:space:]]*[^Z]' "/proc/$1/status" || return 0
+		sleep 0.1
+	done
+	fail "process $1 did not end"
 }
 
 gate_open() {

@@ -3,15 +3,30 @@
 # The ThreadSanitizer build (make check-tsan sets DMIO to it): copy, verify,
 # read and write with every engine, each once to its end and once
 # interrupted mid-run by SIGINT, SIGTERM and SIGHUP, without sleeps: the
-# source waits at a gate (gate_dev) until the signal is sent, and write's
-# input is a FIFO that the test holds open.  TSan exits 66 on a report;
-# either way a report fails the test and is shown.
+# source waits at a gate (gate_file: a FUSE file that only this dmio reads,
+# so nothing else can open the gate before dmio runs) until the signal is
+# sent, and write's input is a FIFO that the test holds open.  Each run
+# starts with no out or err left by the one before, and an interrupted
+# one must say which signal stopped it: a report of another run, or no
+# report, fails.  TSan exits 66 on a report; either way a report fails the
+# test and is shown.
 load ../bats/helper
 
 ENGINES="uring aio sync"
 SIGNALS="none INT TERM HUP"
 
-# check SIG: the run in out, err and rc ended as SIG says, with no report.
+# signame SIG: what dmio says stopped it (strsignal(3)).
+signame() {
+	case $1 in
+	INT) echo Interrupt ;;
+	TERM) echo Terminated ;;
+	HUP) echo Hangup ;;
+	esac
+}
+
+# check SIG: the run in out, err and rc ended as SIG says, with no report:
+# one JSON document in out, whose last region, when SIG is a signal, was
+# interrupted by that signal.
 check() {
 	local want=0
 	[ "$1" = none ] || want=$((128 + $(kill -l "$1")))
@@ -20,15 +35,19 @@ check() {
 		fail "$label: ThreadSanitizer reported"
 	fi
 	[ "$rc" = "$want" ] || fail "$label: exit $rc, want $want: $(head -5 err)"
+	[ "$(jq -s length out)" = 1 ] || fail "$label: not one JSON document: $(cat out)"
 	[ "$1" = none ] || [ "$(jq -r '.regions[-1].status' out)" = interrupted ] ||
 		fail "$label: $(cat out)"
+	[ "$1" = none ] || [ "$(jq -r '.regions[-1].error' out)" = "interrupted by $(signame "$1")" ] ||
+		fail "$label: not stopped by SIG$1: $(cat out)"
 }
 
-# gated SIG ARGS...: dmio ARGS, reading the gate device; SIG (or none) is
-# sent once a read waits at the gate.
+# gated SIG ARGS...: dmio ARGS, reading the gate file; SIG (or none) is
+# sent once its read waits at the gate.
 gated() {
 	local sig=$1 pid
 	shift
+	rm -f out err
 	gate_close
 	"$DMIO" --json --chunk=64K "$@" >out 2>err 8>&- 9>&- &
 	pid=$!
@@ -47,7 +66,7 @@ prefix() {
 }
 
 # each_run SETUP AFTER ARGS...: with every engine and signal, SETUP, dmio
-# ARGS on the gate (gated), then check and AFTER.
+# ARGS on the gate file (gated), then check and AFTER.
 each_run() {
 	local setup=$1 after=$2 e sig
 	shift 2
@@ -69,21 +88,21 @@ new_dst() {
 
 @test "copy: every engine, to the end and interrupted by SIGINT, SIGTERM and SIGHUP" {
 	head -c 4M /dev/urandom >src.img
-	gate_dev src
-	each_run new_dst "prefix dst" copy "$GATE_DEV" dst
+	gate_file src
+	each_run new_dst "prefix dst" copy "$GATE_FILE" dst
 }
 
 @test "verify: every engine, to the end and interrupted by SIGINT, SIGTERM and SIGHUP" {
 	head -c 4M /dev/urandom >src.img
 	cp src.img dst
-	gate_dev src
-	each_run : : verify "$GATE_DEV" dst
+	gate_file src
+	each_run : : verify "$GATE_FILE" dst
 }
 
 @test "read: every engine, to the end and interrupted by SIGINT, SIGTERM and SIGHUP" {
 	head -c 4M /dev/urandom >src.img
-	gate_dev src
-	each_run : "prefix data" read "$GATE_DEV" -o data
+	gate_file src
+	each_run "rm -f data" "prefix data" read "$GATE_FILE" -o data
 }
 
 @test "write: every engine, to the end and interrupted by SIGINT, SIGTERM and SIGHUP" {
@@ -94,12 +113,15 @@ new_dst() {
 			new_dst
 			rm -f in.fifo
 			mkfifo in.fifo
+			rm -f out err
 			"$DMIO" --json --chunk=64K --engine="$e" write dst <in.fifo >out 2>err &
 			pid=$!
 			exec 7>in.fifo
 			# Returns once dmio has read all but a pipe's worth of it.
 			head -c 1M /dev/urandom | tee src.img >&7
-			[ "$sig" = none ] || kill -"$sig" "$pid"
+			# Interrupted, the input stays open until dmio is gone: its
+			# end must not come first.
+			[ "$sig" = none ] || { kill -"$sig" "$pid" && gone "$pid"; }
 			exec 7>&-
 			rc=0
 			wait "$pid" || rc=$?
@@ -113,6 +135,7 @@ new_dst() {
 	for e in $ENGINES; do
 		label="zero --engine=$e"
 		head -c 4M /dev/urandom >dst
+		rm -f out err
 		rc=0
 		"$DMIO" --json --chunk=64K --engine="$e" zero dst >out 2>err || rc=$?
 		check none
@@ -134,13 +157,13 @@ hash_ok() {
 
 @test "copy --hash with windows, verify --hash: every engine, to the end and interrupted" {
 	head -c 4M /dev/urandom >src.img
-	gate_dev src
+	gate_file src
 	# The hasher's thread spools each window for the log as it completes.
 	each_run new_dst hash_ok copy --hash=sha256,xxh128 --hash-window=256K --hash-log=log \
-		"$GATE_DEV" dst
+		"$GATE_FILE" dst
 	[ "$(grep -c '^# window ' log)" = 32 ]
 	cp src.img dst
-	each_run : hash_ok verify --hash=sha256 "$GATE_DEV" dst
+	each_run : hash_ok verify --hash=sha256 "$GATE_FILE" dst
 	# And holds each window against the log's, read on from the file.
-	each_run : hash_ok verify --digest-file=log "$GATE_DEV"
+	each_run : hash_ok verify --digest-file=log "$GATE_FILE"
 }

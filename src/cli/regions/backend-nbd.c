@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/base.h"
 #include "regions/regions.h"
 
 static __thread char why[512];
@@ -39,6 +40,7 @@ static int nbd_open(struct dev *dev, const char *uri, const struct opts *o, unsi
 		.connections = o->connections,
 		.tls_psk_file = o->tls_psk,
 		.tls_certificates = o->tls_certificates,
+		.cancel_fd = signals_stop_fd(), /* a stop signal ends a connect: -EINTR */
 		.dirty_bitmap = how & OPEN_CHANGES ? o->dirty_bitmap : NULL,
 	};
 	struct dmio_nbd_info info;
