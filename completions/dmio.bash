@@ -34,7 +34,7 @@ _dmio()
 		--no-sparse --target-is-zero
 		--write-changed --discard --first --max-ranges= --connections= --tls-psk=
 		--tls-certificates= --hash= --hash-window= --hash-log= --digest-file=
-		--rate= --progress --progress= --json --force
+		--rate= --dirty-bitmap= --changed-since= --progress --progress= --json --force
 		--dry-run --no-flush --quiet --verbose --help --version
 		-i -o -n -q -v -h -V"
 
@@ -65,7 +65,7 @@ _dmio()
 		COMPREPLY=($(compgen -W "1M 16M 256M 1G" -- "$cur"))
 		return
 		;;
-	--input | -i | --output | -o | --map | --tls-psk | --hash-log | --digest-file)
+	--input | -i | --output | -o | --map | --tls-psk | --hash-log | --digest-file | --changed-since)
 		_filedir
 		return
 		;;
@@ -113,7 +113,7 @@ _dmio()
 	local i cmd=
 	for ((i = 1; i < cword; i++)); do
 		case ${words[i]} in
-		-i | -o | --input | --output | --map | --buffer | --chunk | --queue-depth | --max-ranges | --rate | --retries)
+		-i | -o | --input | --output | --map | --buffer | --chunk | --queue-depth | --max-ranges | --rate | --retries | --dirty-bitmap | --changed-since)
 			((i++))
 			;;
 		-*) ;;

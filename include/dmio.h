@@ -189,6 +189,11 @@ struct dmio_nbd_params {
 	int cancel_fd;			/* > 0: dmio_nbd_open() fails with -EINTR once this fd
 					 * is readable (an eventfd a signal handler writes);
 					 * 0 or less: none */
+	const char *dirty_bitmap;	/* NULL, or the dirty bitmap NAME the export must offer
+					 * (qemu:dirty-bitmap:NAME, as qemu-nbd -B gives it):
+					 * dmio_nbd_dirty() reads it; -ENOENT, and
+					 * dmio_nbd_error() says what it offers, when it does
+					 * not */
 };
 
 #define DMIO_NBD_MAX_CONNECTIONS 16
@@ -199,6 +204,7 @@ struct dmio_nbd_params {
 #define DMIO_NBD_CAN_TRIM 0x08
 #define DMIO_NBD_CAN_MULTI_CONN 0x10
 #define DMIO_NBD_EXTENTS 0x20	/* base:allocation: dmio_nbd_extent() says holes */
+#define DMIO_NBD_DIRTY 0x40	/* params->dirty_bitmap: dmio_nbd_dirty() says what changed */
 
 struct dmio_nbd_info {
 	uint64_t size;			/* bytes */
@@ -215,8 +221,12 @@ int dmio_nbd_open(const char *uri, const struct dmio_nbd_params *params);
 int dmio_nbd_info(int handle, struct dmio_nbd_info *info);
 /* The run of data or of hole that byte offset is in, as the server's
  * base:allocation says (all data when it does not): its end in *end, 1
- * in *hole for a hole.  0, or -errno. */
+ * in *hole for a run that reads as zeroes.  0, or -errno. */
 int dmio_nbd_extent(int handle, uint64_t offset, uint64_t *end, int *hole);
+/* The run of changed or of unchanged bytes that byte offset is in, as the
+ * dirty bitmap params->dirty_bitmap says: its end in *end, 1 in *dirty
+ * where it changed.  0, or -errno (-EOPNOTSUPP: no dirty bitmap). */
+int dmio_nbd_dirty(int handle, uint64_t offset, uint64_t *end, int *dirty);
 /* Disconnect; the handle is no more.  0, or -errno. */
 int dmio_nbd_close(int handle);
 /* Why the last dmio_nbd_* call of this thread failed, or "". */

@@ -54,9 +54,25 @@ struct nbd_conn {
 	pthread_mutex_t claim;
 };
 
+/* The runs one block status reply gave of one meta context, from start:
+ * run i ends at end[i] with flags[i].  Kept for the calls that ask next
+ * (the reply covers many runs: each would be a round trip of its own). */
+#define RUNS_KEPT 64
+enum { CTX_BASE, CTX_DIRTY, CTX_COUNT };
+
+struct runs {
+	uint64_t start;
+	unsigned int n;
+	unsigned int writes;		/* the export's count of writes when asked */
+	uint64_t end[RUNS_KEPT];
+	uint32_t flags[RUNS_KEPT];
+};
+
+/* What a block status request gathers, for each context it asked. */
 struct extent_walk {
-	uint64_t at, end;
-	int hole;
+	uint64_t at;
+	const char *dirty_ctx;		/* the dirty bitmap's context, or NULL */
+	struct runs r[CTX_COUNT];
 };
 
 /* A dmio_nbd_extent() call's block status request, on its stack. */
@@ -78,6 +94,10 @@ struct dmio_nbd {
 	struct nbd_query *queries;	/* waiting for a completion thread to send them */
 	unsigned int npending;		/* how many; atomic */
 	int query_fd;			/* eventfd: a query waits; the owners poll it */
+	char *dirty_ctx;		/* "qemu:dirty-bitmap:NAME", or NULL */
+	pthread_mutex_t runs_lock;	/* protects runs */
+	struct runs runs[CTX_COUNT];	/* the last reply's */
+	unsigned int writes;		/* writes, zeroes and trims sent; atomic */
 	unsigned int rr;		/* the next connection to try; atomic */
 	struct nbd_conn conn[];
 };
@@ -121,16 +141,29 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* A handle for uri with p's settings, its handshake begun; NULL, *err and
- * error_text when it cannot be. */
-static struct nbd_handle *connect_start(const char *uri, const struct dmio_nbd_params *p,
-					int *err)
+/* A handle with p's TLS settings, or NULL. */
+static struct nbd_handle *handle_new(const struct dmio_nbd_params *p)
 {
 	struct nbd_handle *h = nbd_create();
 
-	if (!h || tls_username(h) || (p->tls_psk_file && nbd_set_tls_psk_file(h, p->tls_psk_file)) ||
-	    (p->tls_certificates && nbd_set_tls_certificates(h, p->tls_certificates)) ||
-	    nbd_add_meta_context(h, LIBNBD_CONTEXT_BASE_ALLOCATION) ||
+	if (h && (tls_username(h) || (p->tls_psk_file && nbd_set_tls_psk_file(h, p->tls_psk_file)) ||
+		  (p->tls_certificates && nbd_set_tls_certificates(h, p->tls_certificates)))) {
+		nbd_close(h);
+		return NULL;
+	}
+	return h;
+}
+
+/* A handle for uri with p's settings, its handshake begun, asking for
+ * base:allocation and dirty_ctx (or not: NULL); NULL, *err and error_text
+ * when it cannot be. */
+static struct nbd_handle *connect_start(const char *uri, const struct dmio_nbd_params *p,
+					const char *dirty_ctx, int *err)
+{
+	struct nbd_handle *h = handle_new(p);
+
+	if (!h || nbd_add_meta_context(h, LIBNBD_CONTEXT_BASE_ALLOCATION) ||
+	    (dirty_ctx && nbd_add_meta_context(h, dirty_ctx)) ||
 	    nbd_set_request_block_size(h, true) ||
 	    /* not clearing every read buffer first: piece_error()
 	     * clears the part of a read that failed */
@@ -253,11 +286,48 @@ static void describe(struct dmio_nbd *t, struct nbd_handle *h)
 		   (nbd_can_trim(h) > 0 ? DMIO_NBD_CAN_TRIM : 0) |
 		   (nbd_can_multi_conn(h) > 0 ? DMIO_NBD_CAN_MULTI_CONN : 0) |
 		   (nbd_can_meta_context(h, LIBNBD_CONTEXT_BASE_ALLOCATION) > 0
-			    ? DMIO_NBD_EXTENTS : 0);
+			    ? DMIO_NBD_EXTENTS : 0) |
+		   (t->dirty_ctx && nbd_can_meta_context(h, t->dirty_ctx) > 0 ? DMIO_NBD_DIRTY : 0);
+}
+
+struct names {
+	char *buf;
+	size_t len, used;
+};
+
+static int add_name(void *user_data, const char *name)
+{
+	struct names *s = user_data;
+
+	if (s->used < s->len)
+		s->used += (size_t)snprintf(s->buf + s->used, s->len - s->used, "%s%s",
+					    s->used ? ", " : "", name);
+	return 0;
+}
+
+/* Say that the export at uri has no dirty bitmap name, and what it offers
+ * (asked on a connection of its own, once the others are gone: a server
+ * may take one client only). */
+static void no_bitmap(const char *uri, const struct dmio_nbd_params *p, const char *name)
+{
+	char offered[256] = "";
+	struct names s = { offered, sizeof(offered), 0 };
+	struct nbd_handle *h = handle_new(p);
+
+	/* Asked with no query: the server lists every context it has. */
+	if (h && !nbd_set_opt_mode(h, true) && !nbd_connect_uri(h, uri))
+		nbd_opt_list_meta_context(h, (nbd_context_callback){ .callback = add_name,
+								     .user_data = &s });
+	if (h)
+		nbd_close(h);
+	snprintf(error_text, sizeof(error_text), "the export has no dirty bitmap %s; it offers %s",
+		 name, *offered ? offered : "no meta context");
 }
 
 static void free_target(struct dmio_nbd *t)
 {
+	free(t->dirty_ctx);
+	pthread_mutex_destroy(&t->runs_lock);
 	for (unsigned int i = 0; i < t->info.connections; i++) {
 		if (t->conn[i].h)
 			nbd_close(t->conn[i].h);
@@ -276,15 +346,15 @@ static void free_target(struct dmio_nbd *t)
  * within MORE_CONNECT_TIMES the time h[0] took (since start), at least
  * MORE_CONNECT_MS, packed after h[0]: how many h[] holds then.  Or
  * connect_wait()'s error (cancelled), h[0] closed too. */
-static int connect_more(const char *uri, const struct dmio_nbd_params *p, struct nbd_handle **h,
-			unsigned int n, int64_t start)
+static int connect_more(const char *uri, const struct dmio_nbd_params *p,
+			const char *dirty_ctx, struct nbd_handle **h, unsigned int n, int64_t start)
 {
 	int64_t wait = (now_ms() - start) * MORE_CONNECT_TIMES;
 	unsigned int k = 1;
 	int ignored = 0, r;
 
 	for (unsigned int i = 1; i < n; i++)
-		h[i] = connect_start(uri, p, &ignored);
+		h[i] = connect_start(uri, p, dirty_ctx, &ignored);
 	r = connect_wait(h + 1, n - 1, now_ms() + (wait > MORE_CONNECT_MS ? wait : MORE_CONNECT_MS),
 			 p->cancel_fd, NULL);
 	if (r) {
@@ -299,13 +369,39 @@ static int connect_more(const char *uri, const struct dmio_nbd_params *p, struct
 	return (int)k;
 }
 
+/* The connections of an export at uri into h[]: how many, or -errno (said
+ * in error_text).  The dirty bitmap dirty_ctx names must be there. */
+static int open_connections(const char *uri, const struct dmio_nbd_params *p,
+			    const char *dirty_ctx, struct nbd_handle **h, int64_t start)
+{
+	int n, err = 0;
+
+	h[0] = connect_start(uri, p, dirty_ctx, &err);
+	if (h[0]) {
+		int r = connect_wait(h, 1, -1, p->cancel_fd, &err);
+
+		err = r ? r : err;
+	}
+	if (!h[0])
+		return err;
+	if (dirty_ctx && nbd_can_meta_context(h[0], dirty_ctx) <= 0) {
+		nbd_close(h[0]);
+		no_bitmap(uri, p, p->dirty_bitmap);
+		return -ENOENT;
+	}
+	n = p->connections ? (int)p->connections : DEFAULT_CONNECTIONS;
+	if (nbd_can_multi_conn(h[0]) <= 0)
+		n = 1;
+	return n > 1 ? connect_more(uri, p, dirty_ctx, h, (unsigned int)n, start) : n;
+}
+
 int dmio_nbd_open(const char *uri, const struct dmio_nbd_params *params)
 {
 	struct dmio_nbd_params p = { .size = sizeof(p) };
 	struct nbd_handle *h[DMIO_NBD_MAX_CONNECTIONS] = { NULL };
 	struct dmio_nbd *t;
-	int64_t start = now_ms();
-	int n, err = 0;
+	char *dirty_ctx = NULL;
+	int n, err;
 
 	error_text[0] = 0;
 	if (!uri || (params && !params->size))
@@ -314,27 +410,18 @@ int dmio_nbd_open(const char *uri, const struct dmio_nbd_params *params)
 		memcpy(&p, params, params->size < sizeof(p) ? params->size : sizeof(p));
 	if (p.connections > DMIO_NBD_MAX_CONNECTIONS)
 		return -EINVAL;
-	h[0] = connect_start(uri, &p, &err);
-	if (h[0]) {
-		int r = connect_wait(h, 1, -1, p.cancel_fd, &err);
-
-		err = r ? r : err;
-	}
-	if (!h[0])
-		return err;
-	n = p.connections ? (int)p.connections : DEFAULT_CONNECTIONS;
-	if (nbd_can_multi_conn(h[0]) <= 0)
-		n = 1;
-	if (n > 1)
-		n = connect_more(uri, &p, h, (unsigned int)n, start);
-	if (n < 0)
-		return n;
-	t = calloc(1, sizeof(*t) + (unsigned int)n * sizeof(t->conn[0]));
+	if (p.dirty_bitmap && asprintf(&dirty_ctx, "qemu:dirty-bitmap:%s", p.dirty_bitmap) < 0)
+		return -ENOMEM;
+	n = open_connections(uri, &p, dirty_ctx, h, now_ms());
+	t = n < 0 ? NULL : calloc(1, sizeof(*t) + (unsigned int)n * sizeof(t->conn[0]));
 	if (!t) {
 		for (int i = 0; i < n; i++)
 			nbd_close(h[i]);
-		return -ENOMEM;
+		free(dirty_ctx);
+		return n < 0 ? n : -ENOMEM;
 	}
+	t->dirty_ctx = dirty_ctx;
+	pthread_mutex_init(&t->runs_lock, NULL);
 	pthread_mutex_init(&t->query_lock, NULL);
 	pthread_cond_init(&t->query_cond, NULL);
 	t->info.connections = (unsigned int)n;
@@ -378,16 +465,25 @@ int dmio_nbd_info(int handle, struct dmio_nbd_info *info)
 	return 0;
 }
 
-static int first_extent(void *user_data, const char *context, uint64_t offset,
-			uint32_t *entries, size_t nr, int *error)
+/* libnbd's callback of a block status reply: the runs of each context
+ * asked for, from w->at, into w->r. */
+static int gather(void *user_data, const char *context, uint64_t offset, uint32_t *entries,
+		  size_t nr, int *error)
 {
 	struct extent_walk *w = user_data;
+	struct runs *r = !strcmp(context, LIBNBD_CONTEXT_BASE_ALLOCATION) ? &w->r[CTX_BASE]
+		       : w->dirty_ctx && !strcmp(context, w->dirty_ctx) ? &w->r[CTX_DIRTY] : NULL;
+	uint64_t end = offset;
 
 	(void)error;
-	if (strcmp(context, LIBNBD_CONTEXT_BASE_ALLOCATION) || nr < 2 || w->end)
+	if (!r || r->n)
 		return 0;
-	w->end = offset + entries[0];
-	w->hole = !!(entries[1] & LIBNBD_STATE_HOLE) && !!(entries[1] & LIBNBD_STATE_ZERO);
+	r->start = offset;
+	for (size_t i = 0; i + 1 < nr && r->n < RUNS_KEPT && entries[i]; i += 2) {
+		end += entries[i];
+		r->end[r->n] = end;
+		r->flags[r->n++] = entries[i + 1];
+	}
 	return 0;
 }
 
@@ -427,7 +523,7 @@ static struct nbd_conn *conn_idle(struct dmio_nbd *t)
 /* Block status of q on x, in this thread, which drives x. */
 static void query_sync(struct nbd_conn *x, struct nbd_query *q)
 {
-	nbd_extent_callback cb = { .callback = first_extent, .user_data = &q->w };
+	nbd_extent_callback cb = { .callback = gather, .user_data = &q->w };
 
 	if (nbd_block_status(x->h, q->len, q->w.at, cb, 0))
 		q->err = nbd_failed();
@@ -488,10 +584,61 @@ static void query_run(struct dmio_nbd *t, struct nbd_query *q)
 	pthread_mutex_unlock(&t->query_lock);
 }
 
+/* The run of context ctx that byte offset is in, from the runs kept:
+ * false when they do not say. */
+static bool kept(struct dmio_nbd *t, unsigned int ctx, uint64_t offset, uint64_t *end,
+		 uint32_t *flags)
+{
+	const struct runs *r = &t->runs[ctx];
+	bool found = false;
+
+	pthread_mutex_lock(&t->runs_lock);
+	/* A write since may have changed what they said. */
+	if (r->n && r->writes == __atomic_load_n(&t->writes, __ATOMIC_RELAXED) &&
+	    offset >= r->start)
+		for (unsigned int i = 0; i < r->n && !found; i++)
+			if (offset < r->end[i]) {
+				*end = r->end[i];
+				*flags = r->flags[i];
+				found = true;
+			}
+	pthread_mutex_unlock(&t->runs_lock);
+	return found;
+}
+
+/* The run of context ctx that byte offset is in, as t says: its end and
+ * flags.  0 or -errno. */
+static int status(struct dmio_nbd *t, unsigned int ctx, uint64_t offset, uint64_t *end,
+		  uint32_t *flags)
+{
+	struct nbd_query q = { .w = { .at = offset, .dirty_ctx = t->dirty_ctx } };
+	unsigned int writes = __atomic_load_n(&t->writes, __ATOMIC_RELAXED);
+
+	if (kept(t, ctx, offset, end, flags))
+		return 0;
+	q.len = t->info.size - offset < ZERO_PIECE_MAX ? t->info.size - offset : ZERO_PIECE_MAX;
+	query_run(t, &q);
+	if (q.err)
+		return q.err;
+	pthread_mutex_lock(&t->runs_lock);
+	for (unsigned int c = 0; c < CTX_COUNT; c++)
+		if (q.w.r[c].n) {
+			t->runs[c] = q.w.r[c];
+			t->runs[c].writes = writes;
+		}
+	pthread_mutex_unlock(&t->runs_lock);
+	if (!q.w.r[ctx].n || q.w.r[ctx].start != offset)
+		return -ENODATA; /* the server said nothing of it */
+	*end = q.w.r[ctx].end[0];
+	*flags = q.w.r[ctx].flags[0];
+	return 0;
+}
+
 int dmio_nbd_extent(int handle, uint64_t offset, uint64_t *end, int *hole)
 {
 	struct dmio_nbd *t = nbd_find(handle);
-	struct nbd_query q = { .w = { offset, 0, 0 } };
+	uint32_t flags;
+	int err;
 
 	error_text[0] = 0;
 	if (!t || !end || !hole || offset >= t->info.size)
@@ -500,13 +647,35 @@ int dmio_nbd_extent(int handle, uint64_t offset, uint64_t *end, int *hole)
 	*hole = 0;
 	if (!(t->info.flags & DMIO_NBD_EXTENTS))
 		return 0;
-	q.len = t->info.size - offset < ZERO_PIECE_MAX ? t->info.size - offset : ZERO_PIECE_MAX;
-	query_run(t, &q);
-	if (!q.err && q.w.end > offset) {
-		*end = q.w.end < t->info.size ? q.w.end : t->info.size;
-		*hole = q.w.hole;
+	err = status(t, CTX_BASE, offset, end, &flags);
+	if (err == -ENODATA)
+		return 0; /* no answer: all data */
+	if (!err) {
+		*end = *end < t->info.size ? *end : t->info.size;
+		*hole = !!(flags & LIBNBD_STATE_ZERO);
 	}
-	return q.err;
+	return err;
+}
+
+int dmio_nbd_dirty(int handle, uint64_t offset, uint64_t *end, int *dirty)
+{
+	struct dmio_nbd *t = nbd_find(handle);
+	uint32_t flags;
+	int err;
+
+	error_text[0] = 0;
+	if (!t || !end || !dirty || offset >= t->info.size)
+		return -EINVAL;
+	if (!(t->info.flags & DMIO_NBD_DIRTY))
+		return -EOPNOTSUPP;
+	err = status(t, CTX_DIRTY, offset, end, &flags);
+	if (err == -ENODATA)
+		err = -EIO;
+	if (!err) {
+		*end = *end < t->info.size ? *end : t->info.size;
+		*dirty = flags & 1; /* qemu's dirty bit */
+	}
+	return err;
 }
 
 int dmio_nbd_close(int handle)
@@ -583,7 +752,7 @@ static void queries_send(struct dmio_client *c, struct nbd_conn *conn)
 		q->conn = conn;
 		__atomic_add_fetch(&conn->inflight, 1, __ATOMIC_RELAXED);
 		if (nbd_aio_block_status(conn->h, q->len, q->w.at,
-					 (nbd_extent_callback){ .callback = first_extent,
+					 (nbd_extent_callback){ .callback = gather,
 								.user_data = &q->w },
 					 (nbd_completion_callback){ .callback = query_done,
 								    .user_data = q },
@@ -722,6 +891,9 @@ static int nbd_queue(struct dmio_client *c, struct dmio_piece *p)
 		return DMIO_Q_COMPLETED;
 	}
 	p->conn = conn;
+	/* What block status said before may no longer be so. */
+	if (op != DMIO_READ && op != DMIO_FLUSH)
+		__atomic_add_fetch(&t->writes, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&conn->inflight, 1, __ATOMIC_RELAXED);
 	if (conn_send(conn, p) == -1) {
 		/* Refused: no callback comes. */

@@ -12,11 +12,19 @@ load helper
 # data reply it sends traced to $T/NAME.trace; killed in teardown; its URI
 # in $NBD.
 bitmap_server() {
-	rm -f "$T/$1.sock" "$T/$1.trace"
-	qemu-nbd --fork --persistent --shared=8 --pid-file="$T/$1.pid" -k "$T/$1.sock" \
-		-f qcow2 -B "$3" --trace nbd_co_send_structured_read "$2" \
-		2>>"$T/$1.trace" || fail "qemu-nbd did not start: $(cat "$T/$1.trace")"
-	echo "$T/$1.pid" >>"$T/.servers"
+	rm -f "$T/$1.sock" "$T/$1.trace" "$T/$1.pid"
+	# Not --fork: a daemon's trace would go nowhere.
+	qemu-nbd --persistent --shared=8 --pid-file="$T/$1.pid" -k "$T/$1.sock" \
+		-f qcow2 -B "$3" --trace nbd_co_send_structured_read "$2" 2>>"$T/$1.trace" &
+	echo "$!" >"$T/$1.pid.tmp"
+	echo "$T/$1.pid.tmp" >>"$T/.servers"
+	local i=0
+	until [ -S "$T/$1.sock" ]; do
+		i=$((i + 1))
+		[ $i -lt 100 ] && kill -0 "$(cat "$T/$1.pid.tmp")" 2>/dev/null ||
+			fail "qemu-nbd did not start: $(cat "$T/$1.trace")"
+		sleep 0.05
+	done
 	NBD="nbd+unix:///?socket=$T/$1.sock"
 }
 
@@ -98,7 +106,7 @@ disk_with_backup() {
 	run --separate-stderr "$DMIO" --json copy --dirty-bitmap=nosuch "$NBD" backup
 	assert_failure 2
 	[[ $(json .error) == *"no dirty bitmap nosuch"*"qemu:dirty-bitmap:b0"* ]] || fail "$(json .error)"
-	qemu-img convert -O raw disk.qcow2 raw.img
+	qemu-img convert -U -O raw disk.qcow2 raw.img
 	run --separate-stderr "$DMIO" copy --dirty-bitmap=b0 raw.img backup
 	assert_failure 2
 	[[ $stderr == *"raw.img: --dirty-bitmap needs an NBD export as the source"* ]] || fail "$stderr"

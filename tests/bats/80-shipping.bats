@@ -167,7 +167,8 @@ b: ok"
 	# Run each ExecStart= as systemd would, with a test mirror.conf.
 	img src.img 2M
 	truncate -s 2M d1.img d2.img
-	printf 'DMIO_SOURCE=%s\nDMIO_DESTINATIONS="%s %s"\n' "$T/src.img" "$T/d1.img" "$T/d2.img" >mirror.conf
+	printf 'DMIO_SOURCE=%s\nDMIO_DESTINATIONS="%s %s"\nDMIO_LOG=%s\n' "$T/src.img" "$T/d1.img" \
+		"$T/d2.img" "$T/m.log" >mirror.conf
 	# Each paces itself (--rate, from Environment=, which mirror.conf may
 	# override) and yields the disks to others (the idle I/O class).
 	local u
@@ -192,6 +193,18 @@ b: ok"
 	assert_failure 1
 	[ "$(json .error_bits)" = 0 ]
 	[ "$(json '.regions[2].status')" = mismatch ]
+	# The delta: refused until a full copy made its log; then it writes
+	# what changed, and the mirrors are the source again.
+	run unit_run dmio-delta.service
+	assert_failure 2
+	"$DMIO" -q --hash=xxh128 --hash-window=1M --hash-log=m.log copy "$T/src.img" "$T/d1.img" \
+		"$T/d2.img"
+	flip_byte src.img 1500000
+	run unit_run dmio-delta.service
+	assert_success
+	[ "$(json .bytes_written)" = $((2 << 20)) ]
+	cmp src.img d1.img
+	cmp src.img d2.img
 }
 
 # bats test_tags=unprivileged

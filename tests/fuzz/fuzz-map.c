@@ -27,6 +27,10 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 		for (unsigned int k = 0; k < m.nbad; k++)
 			if (!m.bad[k].count || m.bad[k].start + m.bad[k].count > m.src.count)
 				abort();
+		/* A dirty line: version 4 only, its name and identity whole. */
+		if (!m.dirty_name != !m.dirty_id || (m.dirty_name && m.version < 4) ||
+		    (m.dirty_name && (!*m.dirty_name || !*m.dirty_id)))
+			abort();
 	}
 	map_free(&m);
 	return 0;
