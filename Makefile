@@ -286,6 +286,7 @@ bench: all
 	$(Q)bench/hash
 	$(Q)bench/verify
 	$(Q)bench/rate
+	$(Q)bench/incremental
 
 check-bench: all
 	$(Q)BENCH_QUICK=1 bench/run >/dev/null
@@ -294,7 +295,8 @@ check-bench: all
 	$(Q)BENCH_QUICK=1 bench/hash >/dev/null
 	$(Q)BENCH_QUICK=1 bench/verify >/dev/null
 	$(Q)BENCH_QUICK=1 bench/rate >/dev/null
-	$(Q)echo "bench/run, bench/sparse, bench/nbd, bench/hash, bench/verify, bench/rate quick mode: ok"
+	$(Q)BENCH_QUICK=1 bench/incremental >/dev/null
+	$(Q)echo "bench/run, bench/sparse, bench/nbd, bench/hash, bench/verify, bench/rate, bench/incremental quick mode: ok"
 
 # The manual pages, linted; the options they must cover are checked in Bats.
 check-man:
