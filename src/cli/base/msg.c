@@ -12,9 +12,9 @@
 
 #include "base/base.h"
 
-static void put_safe(const char *msg)
+static void put_safe(const char *msg, size_t len)
 {
-	for (; *msg; msg++) {
+	for (; len--; msg++) {
 		unsigned char c = (unsigned char)*msg;
 
 		if (c < 0x20 || c == 0x7f)
@@ -35,15 +35,29 @@ void warnmsg(const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vasprintf(&msg, fmt, ap);
 	va_end(ap);
+	/* One line, whole, beside a server's (msgline(), on another thread). */
+	flockfile(stderr);
 	fprintf(stderr, "%s: ", PROG);
 	if (n < 0) {
 		fputs("out of memory\n", stderr);
+		funlockfile(stderr);
 		return;
 	}
-	put_safe(msg);
+	put_safe(msg, strlen(msg));
 	fputc('\n', stderr);
+	funlockfile(stderr);
 	free(last);
 	last = msg;
+}
+
+void msgline(const char *who, const char *line, size_t len)
+{
+	flockfile(stderr);
+	fputs(who, stderr);
+	fputs(": ", stderr);
+	put_safe(line, len);
+	fputc('\n', stderr);
+	funlockfile(stderr);
 }
 
 const char *last_message(void)

@@ -149,7 +149,8 @@ int hashing_end(struct hashing *d)
 	if (!h)
 		return 0;
 	hasher_finish(h);
-	if (j->src && whole(h, 0, j->src, j->src->count))
+	/* A stream source holds what was read of it. */
+	if (j->src && whole(h, 0, j->src, j->o->shape.input ? j->progress : j->src->count))
 		j->src->digest = 1;
 	for (unsigned int i = 0; i < j->ndst; i++) {
 		struct region *r = &j->dst[i];
@@ -167,5 +168,5 @@ int hashing_end(struct hashing *d)
 	if (!j->o->hash_log)
 		return 0;
 	return hash_log_write(j->o, j->src ? j->src : j->dst, j->src ? 1 + j->ndst : j->ndst, h,
-			      j->o->op == OP_WRITE ? j->progress : UINT64_MAX);
+			      j->o->shape.input ? j->progress : UINT64_MAX);
 }
