@@ -80,6 +80,7 @@ static void captive_describe(const struct dev *dev, const char *path, struct ide
 /* Disconnect, then stop the server. */
 static void captive_close(struct dev *dev)
 {
+	server_check(dev->server);
 	nbd_backend.close(dev);
 	server_stop(dev->server);
 	dev->server = NULL;

@@ -140,6 +140,8 @@ void server_answered(struct server *s);
  * not answer in time, it exited; -EINTR: a stop signal came, why not
  * set); 0 when it is not. */
 int server_why(struct server *s, char *why, size_t len);
+/* Note whether s has ended already, before dmio lets it go. */
+void server_check(struct server *s);
 /* Stop s: SIGTERM to its process group, a grace period, SIGKILL; reap it
  * and say how it ended when it ended early and not well; remove its
  * socket; free s (NULL: nothing). */

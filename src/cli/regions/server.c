@@ -60,6 +60,7 @@ struct server {
 	char dir[PATH_MAX], *uri;
 	unsigned int timeout;		/* seconds it had to answer */
 	bool listed;			/* on the monitor's list (the main thread's) */
+	bool ended;			/* it ended before the job did */
 	/* The monitor's, under lock: */
 	double deadline;		/* to answer by; 0: answered */
 	bool timed_out, interrupted;	/* killed for that, before it answered */
@@ -576,20 +577,26 @@ int server_why(struct server *s, char *why, size_t len)
 	return -ECONNREFUSED;
 }
 
+void server_check(struct server *s)
+{
+	s->ended = s->pid > 0 && exited(s, 0);
+}
+
 void server_stop(struct server *s)
 {
-	bool early;
+	bool early, killed;
 	char how[64];
 	int status = 0;
 
 	if (!s)
 		return;
 	pthread_mutex_lock(&lock);
-	early = !s->timed_out && !s->interrupted;
+	killed = s->timed_out || s->interrupted;
 	pthread_mutex_unlock(&lock);
 	if (s->pid > 0) {
-		/* Ended before it was asked to: say how, if not well. */
-		early &= exited(s, 0);
+		/* Ended before it was asked to (qemu-nbd ends when its last
+		 * client goes): say how, if it was early or not well. */
+		early = !killed && exited(s, 0);
 		if (!early) {
 			kill(-s->pid, SIGTERM);
 			if (!exited(s, SERVER_GRACE)) {
@@ -602,9 +609,10 @@ void server_stop(struct server *s)
 		 * free for another until it is reaped). */
 		kill(-s->pid, SIGKILL);
 		waitpid(s->pid, &status, 0);
-		if (early && status) {
+		if (early && (status || s->ended)) {
 			ended(status, how, sizeof(how));
-			warnmsg("%s: the server %s before dmio stopped it", s->name, how);
+			warnmsg("%s: the server %s before %s", s->name, how,
+				s->ended ? "the job ended" : "dmio stopped it");
 		}
 	}
 	if (s->listed)
