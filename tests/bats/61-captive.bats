@@ -246,3 +246,23 @@ images() {
 	run -0 "$DMIO" -q --raw copy img.qcow2 bytes
 	cmp img.qcow2 bytes
 }
+
+@test "SIGINT while a server has not answered yet: exit 130 at once, the server is gone" {
+	truncate -s 1M dst
+	TMPDIR=$T "$DMIO" -v --json copy [ sleep 600 ] dst >out 2>err &
+	local dmio=$! i=0 pid=
+	echo "$dmio" >>"$T/.pids"
+	until pid=$(captive_pids <err) && [ -n "$pid" ]; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || fail "no server PID: $(cat err)"
+		sleep 0.1
+	done
+	kill -INT "$dmio"
+	local rc=0
+	wait "$dmio" || rc=$?
+	[ "$rc" = 130 ] || fail "exit $rc: $(cat err)"
+	output=$(cat out)
+	json_keep "$output"
+	[ "$(json .error)" = "interrupted by Interrupt while starting [ sleep 600 ]" ]
+	gone "$pid"
+}
