@@ -2,9 +2,10 @@
 /*
  * Regions: a spec (spec.h), resolved to a device (region.c: libblkid for
  * tags), opened once by its backend (claim.c; backend-file.c,
- * backend-nbd.c, backend-captive.c over server.c, backend-stream.c), which
- * says once what the device can do (struct caps); what the system knows
- * of a device (sysdev.c); and a region's outcome.  Only the backends and
+ * backend-nbd.c, backend-captive.c over server.c and monitor.c,
+ * backend-stream.c), which says once what the device can do (struct
+ * caps); what the system knows of a device (sysdev.c); and a region's
+ * outcome.  Only the backends and
  * sysdev.c know what kind of device a region is: everything else asks its
  * capabilities.
  */
