@@ -153,13 +153,9 @@ images() {
 	# 8 chunks in flight, each write 500 ms: 4 s, of which it sees 0.5.
 	TMPDIR=$T "$DMIO" -v --json copy src loc [ nbdkit --filter=delay file "$T/exp.img" \
 		delay-write=500ms ] >out 2>err &
-	local dmio=$! i=0 pid=
+	local dmio=$! pid
 	echo "$dmio" >>"$T/.pids"
-	until pid=$(captive_pids <err) && [ -n "$pid" ]; do
-		i=$((i + 1))
-		[ $i -lt 100 ] || fail "no server PID: $(cat err)"
-		sleep 0.1
-	done
+	pid=$(server_pid err)
 	sleep 0.5
 	kill "$pid"
 	local rc=0
@@ -250,13 +246,9 @@ images() {
 @test "SIGINT while a server has not answered yet: exit 130 at once, the server is gone" {
 	truncate -s 1M dst
 	TMPDIR=$T "$DMIO" -v --json copy [ sleep 600 ] dst >out 2>err &
-	local dmio=$! i=0 pid=
+	local dmio=$! pid
 	echo "$dmio" >>"$T/.pids"
-	until pid=$(captive_pids <err) && [ -n "$pid" ]; do
-		i=$((i + 1))
-		[ $i -lt 100 ] || fail "no server PID: $(cat err)"
-		sleep 0.1
-	done
+	pid=$(server_pid err)
 	kill -INT "$dmio"
 	local rc=0
 	wait "$dmio" || rc=$?

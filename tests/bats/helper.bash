@@ -299,6 +299,18 @@ captive_pids() {
 	sed -n 's/.*: server PID \([0-9]*\) on .*/\1/p' | tee -a "$T/.pids"
 }
 
+# server_pid FILE: the PID of the first server that dmio -v, running
+# with its stderr in FILE, says it started, once it says so (10 s at most).
+server_pid() {
+	local i=0 pid=
+	until pid=$(captive_pids <"$1") && [ -n "$pid" ]; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || fail "no server PID: $(cat "$1")"
+		sleep 0.1
+	done
+	echo "$pid"
+}
+
 # gone PID...: each process has ended (a zombie counts: reaped by no one
 # of ours), within 10 s, or the test fails.
 gone() {
