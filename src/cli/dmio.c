@@ -100,6 +100,10 @@ static int run(const struct opts *o, struct region *r, unsigned int n)
 		return refused(EXIT_SIGNAL + signal_stop());
 	if (!err)
 		err = digests_prepare(o, r, n);
+	if (!err && o->hash_log)
+		err = hash_log_prepare(o, r, n);
+	if (!err)
+		err = progress_fd_apart(o, r, n);
 	if (err)
 		return refused(EXIT_USAGE);
 	if (o->verbose)
@@ -148,14 +152,13 @@ static unsigned int std_fds(void)
 int main(int argc, const char **argv)
 {
 	struct opts o = { .chunk = CHUNK_DEFAULT, .depth = DEPTH_DEFAULT };
+	const struct region_arg *a;
 	struct region *r;
-	unsigned int n, closed;
+	unsigned int n;
 	int rc;
 
-	closed = std_fds();
-	o.stdin_closed = closed & 1, o.stdout_closed = closed & 2;
-	const struct region_arg *a = options_parse(argc, argv, &o, &n);
-
+	o.std_closed = std_fds();
+	a = options_parse(argc, argv, &o, &n);
 	r = regions_new(&o, a, n);
 	if (!r) {
 		warnmsg("out of memory");
@@ -175,6 +178,7 @@ int main(int argc, const char **argv)
 	}
 	free(r);
 	digests_release();
+	hash_log_release();
 	options_free();
 	return rc;
 }

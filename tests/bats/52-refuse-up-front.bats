@@ -1,8 +1,8 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: GPL-2.0-or-later
 # What would fail halfway is refused before anything is written (exit 2):
-# read-only destinations (and --dry-run says so too), a map that cannot be
-# written, more memory than the bound, ambiguous tags, mirrors of unequal
+# read-only destinations (and --dry-run says so too), a map or a digest log
+# that cannot be written, more memory than the bound, ambiguous tags, mirrors of unequal
 # lengths, a bad environment; and the refusals say what is wrong.
 load helper
 
@@ -67,6 +67,24 @@ untouched() {
 	[[ $stderr == *"/nonexistent/x.map: cannot write the map: No such file or directory"* ]] ||
 		fail "$stderr"
 	untouched d
+}
+
+@test "a --hash-log that cannot be written is refused before any I/O, as a --map is; --dry-run says the same" {
+	img src 1M
+	truncate -s 1M dst
+	cp dst dst.before
+	mkdir adir ro
+	mount -t tmpfs -o ro,size=1M none ro
+	echo "$T/ro" >>"$T/.mounts"
+	for log in "$T/no/such/dir/x.log" adir ro/x.log; do
+		run --separate-stderr "$DMIO" --hash=md5 --hash-log="$log" copy src dst
+		[ "$status" = 2 ] || fail "--hash-log=$log: status $status, after the copy: $stderr"
+		cmp dst dst.before || fail "--hash-log=$log: dst written, then the run failed"
+		[[ $stderr == "dmio: $log: cannot write the digests: "* ]] || fail "$stderr"
+		run --separate-stderr "$DMIO" -n --hash=md5 --hash-log="$log" copy src dst
+		[ "$status" = 2 ] || fail "--dry-run --hash-log=$log: status $status"
+	done
+	[ ! -e ro/x.log ]
 }
 
 @test "chunk x queue depth past the bound is refused, and --help says the bound" {

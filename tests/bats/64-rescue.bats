@@ -12,8 +12,10 @@ load helper
 # SIZE random bytes (kept in $T/NAME.data too).  A read fails with EIO when
 # it touches a sector listed in $T/NAME.bad (one a line; emptied, they
 # heal).  $T/NAME.flaky may hold "SECTOR K": reads of more than that sector
-# always fail, and its first K reads alone.  Every read is logged to
-# $T/NAME.reads as "OFFSET COUNT" (bytes).  The arguments in RESCUE_EVAL.
+# always fail, and its first K reads alone.  $T/NAME.gone may hold
+# "SECTOR ERRNO": reads that reach that sector fail with ERRNO (ESHUTDOWN,
+# ENOMEM: not the medium's).  Every read is logged to $T/NAME.reads as
+# "OFFSET COUNT" (bytes).  The arguments in RESCUE_EVAL.
 rescue_eval() {
 	local name=$1 d=$T/$1
 	head -c "$2" /dev/urandom >"$d.img"
@@ -29,6 +31,10 @@ fail() { echo 'EIO injected by the test' >&2; exit 1; }
 while read -r b; do
 	[ "\$b" -lt "\$s" ] || [ "\$b" -ge "\$e" ] || fail
 done <'$d.bad'
+if [ -s '$d.gone' ]; then
+	read -r gs ge <'$d.gone'
+	[ "\$e" -le "\$gs" ] || { echo "\$ge injected by the test" >&2; exit 1; }
+fi
 if [ -s '$d.flaky' ]; then
 	read -r fs fk <'$d.flaky'
 	if [ "\$fs" -ge "\$s" ] && [ "\$fs" -lt "\$e" ]; then
@@ -238,6 +244,54 @@ first_run() {
 	[ "$(json '.regions[1].sectors_done')" = 5000 ]
 	same_range src.data 0 a 0 $((5000 * 512))
 	same_range a.orig $((5000 * 512)) a $((5000 * 512)) $(((8192 - 5000) * 512))
+}
+
+@test "--keep-going: an error that is not the medium's stops the copy there, nothing zeroed past it" {
+	local e
+	for e in ESHUTDOWN ENOMEM; do
+		rescue_server "src$e" 4M
+		bad "src$e" 1000+3
+		echo "5000 $e" >"src$e.gone"
+		# A good mirror: it holds the source's data already.
+		cp "src$e.data" a
+		run -3 --separate-stderr "$DMIO" --json --keep-going --chunk=64K copy "$NBD" a
+		[ "$(json '.regions[0].status')" = error ]
+		[[ "$(json '.regions[0].error')" == "read: "*" at sector 5000" ]] || fail "$e: $output"
+		[ "$(jsonc '.regions[0].bad_ranges')" = "[[1000,3]]" ]
+		[ "$(json '.regions[1].status')" = stopped ]
+		[ "$(json '.regions[1].sectors_done')" = 5000 ]
+		[ "$(json '.regions[1].error')" = "the source failed at sector 5000" ]
+		# Zeroes at the bad sectors only; the rest is the source's still.
+		expect "src$e" want 1000+3
+		cmp want a || fail "$e: zeroes past sector 5000"
+	done
+}
+
+@test "--keep-going: a source connection lost mid-copy does not zero the rest of a good mirror" {
+	img src 16M
+	cp src mirror
+	nbd_server s --filter=delay file "$T/src" delay-read=100ms
+	local uri=$NBD
+	(
+		i=0
+		until grep -q '^done 0 ' map 2>/dev/null; do
+			i=$((i + 1))
+			[ $i -lt 600 ] || exit 1
+			sleep 0.05
+		done
+		kill "$(cat "$T/s.pid")"
+	) &
+	local killer=$!
+	run --separate-stderr "$DMIO" --json --keep-going --chunk=256K --map=map copy "$uri" mirror
+	wait "$killer" || fail "the map recorded no progress in 30 s"
+	assert_failure 3
+	# Not a bad sector: the server went away.  The mirror held the
+	# source's data; after the run it must still (no zeroes written for
+	# sectors that were never read).
+	cmp src mirror || fail "the mirror was zeroed past the lost connection: \
+$(json '.regions[] | [.status, .sectors_done, .bad_sectors] | tojson')"
+	[ "$(json '.regions[0].bad_sectors')" = 0 ]
+	[ "$(json '.regions[1].status')" = stopped ]
 }
 
 @test "--keep-going on a block device source: past requests the kernel merged with a bad one" {

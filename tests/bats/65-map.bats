@@ -102,6 +102,46 @@ done 1 0 4096"
 	grep -qx "done 0 0 6144" m
 }
 
+# map_fails_midway ARGS...: dmio ARGS (a 2-second copy with --map=mdir/m)
+# in the background, stdout in out and stderr in err, with mdir a tmpfs
+# made read-only once the map is there; its status in $st.
+map_fails_midway() {
+	mkdir -p mdir
+	mount -t tmpfs -o size=1M none mdir
+	echo "$T/mdir" >>"$T/.mounts"
+	"$DMIO" "$@" >out 2>err &
+	local pid=$! i=0
+	until [ -s mdir/m ]; do
+		i=$((i + 1))
+		[ $i -lt 200 ] || fail "no map: $(cat err)"
+		sleep 0.01
+	done
+	# Busy while the map is being replaced: again.
+	until mount -o remount,ro mdir 2>/dev/null; do sleep 0.01; done
+	st=0
+	wait "$pid" || st=$?
+	umount mdir
+}
+
+@test "a map that cannot be written mid-run is in the report, not only on stderr" {
+	img src 8M
+	truncate -s 8M dst
+	local why="mdir/m: cannot write the map: Read-only file system"
+	map_fails_midway --json --rate=4M --map=mdir/m copy src dst
+	[ "$st" = 3 ] || fail "status $st: $(cat err)"
+	[ "$(cat err)" = "dmio: $why" ]
+	[ "$(jq -r .map_error out)" = "$why" ] || fail "$(cat out)"
+	json_keep "$(cat out)"
+	cmp src dst
+	map_fails_midway --rate=4M --map=mdir/m copy src dst
+	[ "$st" = 3 ]
+	grep -qx "$why" out || fail "the table: $(cat out)"
+	# A map that is written has no such key.
+	run --separate-stderr "$DMIO" --json --map=m copy src dst
+	assert_success
+	[ "$(json 'has("map_error")')" = false ]
+}
+
 @test "a map that does not match the regions is refused, nothing written" {
 	img src 1M
 	img a 1M

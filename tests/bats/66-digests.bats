@@ -92,6 +92,80 @@ ALGS="md5 sha1 sha256 sha512 sha3-256 blake2b-512 xxh128"
 }
 
 # bats test_tags=unprivileged
+@test "--hash-window: memory stays bounded whatever the number of windows" {
+	truncate -s 512M big
+	# 1048576 windows of 512 bytes to a log; 131072 of 4 KiB in JSON.
+	/usr/bin/time -f %M -o rss1 "$DMIO" --quiet --hash=md5 --hash-window=512 \
+		--hash-log=big.log read -o /dev/null big
+	/usr/bin/time -f %M -o rss2 "$DMIO" --json --hash=md5 --hash-window=4K \
+		read -o /dev/null big >big.json
+	# The log's windows read back, each held against the stream's.
+	/usr/bin/time -f %M -o rss3 "$DMIO" --json verify --digest-file=big.log big >verify.json
+	local a b c
+	a=$(tail -n 1 rss1)
+	b=$(tail -n 1 rss2)
+	c=$(tail -n 1 rss3)
+	[ "$a" -lt 65536 ] || fail "peak RSS ${a} KiB with --hash-log"
+	[ "$b" -lt 65536 ] || fail "peak RSS ${b} KiB with --json"
+	[ "$c" -lt 65536 ] || fail "peak RSS ${c} KiB with verify --digest-file"
+	[ "$(grep -c '^# window ' big.log)" = 1048576 ]
+	grep -qx "# window 536870400 512 md5 $(head -c 512 /dev/zero | md5sum | cut -d' ' -f1) big" big.log
+	# The first --max-ranges (1000) in JSON, and how many there are.
+	[ "$(jq -c '.regions[0] | [(.windows | length), .windows_total, .windows_truncated]' big.json)" = \
+		"[1000,131072,true]" ]
+	[ "$(jq -r '.regions[0].status' verify.json)" = ok ]
+	json_keep "$(cat big.json)"
+	json_keep "$(cat verify.json)"
+	rm -f big big.log big.json
+}
+
+# bats test_tags=unprivileged
+@test "--max-ranges bounds the windows in JSON, and verify --digest-file's differing windows" {
+	img src.img 1M
+	run --separate-stderr "$DMIO" --json --hash=sha256 --hash-window=64K --max-ranges=3 \
+		--hash-log=log read -o /dev/null src.img
+	assert_success
+	[ "$(json '.regions[0] | [(.windows | length), .windows_total, .windows_truncated] | tojson')" = \
+		"[3,16,true]" ]
+	[ "$(json '.regions[0].windows[2].offset')" = $((128 << 10)) ]
+	[ "$(grep -c '^# window ' log)" = 16 ]
+	# Three windows damaged: two listed, three counted, the first named.
+	for at in 70000 300000 900000; do flip_byte src.img $at; done
+	run --separate-stderr "$DMIO" --json --max-ranges=2 verify --digest-file=log src.img
+	assert_failure 1
+	[ "$(json '.regions[0].differing_windows | tojson')" = "[[128,128],[512,128]]" ]
+	[ "$(json '.regions[0] | [.differing_windows_total, .differing_windows_truncated] | tojson')" = \
+		"[3,true]" ]
+	[ "$(json '.regions[0].error')" = "its digest differs; the first window that differs starts at sector 128" ]
+	run --separate-stderr "$DMIO" --json verify --digest-file=log src.img
+	[ "$(json '.regions[0] | [(.differing_windows | length), .differing_windows_truncated] | tojson')" = \
+		"[3,false]" ]
+	# Windows out of order: refused, as a window cannot be found again.
+	{ grep -v '^# window 65536 ' log; grep '^# window 65536 ' log; } >shuffled
+	run --separate-stderr "$DMIO" verify --digest-file=shuffled src.img
+	assert_failure 2
+	[[ $stderr == "dmio: shuffled:"*": a window out of order" ]] || fail "$stderr"
+	run --separate-stderr "$DMIO" --max-ranges=2 copy src.img src2.img
+	assert_failure 2
+	[ "${stderr_lines[0]}" = "dmio: --max-ranges needs verify or --hash-window" ]
+}
+
+@test "--hash-log of a verify whose destination fails: its windows stay out, the others' are in" {
+	img src.img 1M
+	cp src.img a.img
+	local bad
+	bad=$(bad_dev bad 1M pread 1500 1)
+	dd if=src.img of="$bad" bs=64K status=none
+	run --separate-stderr "$DMIO" -q --hash=md5 --hash-window=64K --hash-log=log verify src.img a.img "$bad"
+	assert_failure 3
+	[ "$(grep -c '^# window .* src.img$' log)" = 16 ]
+	[ "$(grep -c '^# window .* a.img$' log)" = 16 ]
+	! grep -q "$bad" log || fail "the failed destination is in the log: $(grep "$bad" log | head -3)"
+	run --separate-stderr "$DMIO" verify --digest-file=log a.img
+	assert_success
+}
+
+# bats test_tags=unprivileged
 @test "holes of a sparse source are hashed as the zeroes they read as" {
 	truncate -s 64M src.img
 	head -c 1M /dev/urandom | dd of=src.img bs=1M seek=20 conv=notrunc status=none
@@ -119,6 +193,33 @@ ALGS="md5 sha1 sha256 sha512 sha3-256 blake2b-512 xxh128"
 	assert_success
 	[ "$(json '.regions[0].digests.sha256')" = "$(sha256sum </dev/null | cut -d' ' -f1)" ]
 	grep -qx "# size 0 dst.img" log0
+}
+
+# bats test_tags=unprivileged
+@test "write: a destination filled to its end gets its digest, beside a longer one" {
+	truncate -s 1M w1 w2
+	head -c $((150 * 512)) /dev/urandom >in
+	run --separate-stderr "$DMIO" --json --hash=sha256 -i in write w1:0+100 w2:0+200
+	assert_failure 3
+	[ "$(json '.regions[0].status')" = ok ]
+	[ "$(json '.regions[0].sectors_done')" = 100 ]
+	local want
+	want=$(head -c $((100 * 512)) in | sha256sum | cut -d' ' -f1)
+	# As when it is written alone (it is, there).
+	[ "$(json '.regions[0].digests.sha256')" = "$want" ] ||
+		fail "w1, written to its end, has no digest: $(json '.regions[0]')"
+	[ "$(json '.regions[1].digests.sha256')" = "$(sha256sum <in | cut -d' ' -f1)" ]
+	# The log: each its own size and windows; verify reads w1 back.
+	run --separate-stderr "$DMIO" -q --hash=sha256 --hash-window=16K --hash-log=log -i in \
+		write w1:0+100 w2:0+200
+	assert_failure 3
+	grep -qx "# size $((100 * 512)) w1:0+100" log
+	grep -qx "SHA256 (w1:0+100) = $want" log
+	grep -qx "# size $((150 * 512)) w2:0+200" log
+	[ "$(grep -c '^# window .* w1:0+100$' log)" = 4 ]
+	grep -qx "# window 49152 2048 sha256 $(tail -c +49153 in | head -c 2048 | sha256sum | cut -d' ' -f1) w1:0+100" log
+	run --separate-stderr "$DMIO" verify --digest-file=log w1:0+100
+	assert_success
 }
 
 @test "verify --hash: each region's digest as read back; a damaged copy's differs" {
@@ -218,6 +319,27 @@ ALGS="md5 sha1 sha256 sha512 sha3-256 blake2b-512 xxh128"
 }
 
 # bats test_tags=unprivileged
+@test "verify --digest-file: each destination is checked over its own entry's length" {
+	img a 3M
+	img b 5M
+	# A sha256sum file: no sizes; each destination to its end.
+	sha256sum a b >sums
+	run --separate-stderr "$DMIO" --json verify --digest-file=sums a b
+	assert_success
+	[ "$(json '[.regions[] | .count] | tojson')" = "[6144,10240]" ]
+	# dmio's own logs: each entry's size.
+	"$DMIO" --quiet --hash=sha256 --hash-log=a.log read -o /dev/null a
+	"$DMIO" --quiet --hash=sha256 --hash-log=b.log read -o /dev/null b
+	cat a.log b.log >both.log
+	run --separate-stderr "$DMIO" --json verify --digest-file=both.log a b
+	assert_success
+	[ "$(json '[.regions[] | .status] | tojson')" = '["ok","ok"]' ]
+	run --separate-stderr "$DMIO" --json verify --digest-file=both.log b a
+	assert_success
+	[ "$(json '[.regions[] | .count] | tojson')" = "[10240,6144]" ]
+}
+
+# bats test_tags=unprivileged
 @test "verify --digest-file refuses what it cannot check, up front" {
 	img a.img 1M
 	sha256sum a.img >sums
@@ -263,6 +385,10 @@ ALGS="md5 sha1 sha256 sha512 sha3-256 blake2b-512 xxh128"
 	run --separate-stderr "$DMIO" --hash=sha256 --hash-window=100 read -o /dev/null a.img
 	assert_failure 2
 	[ "${stderr_lines[0]}" = "dmio: --hash-window: '100': not a multiple of 512 bytes" ]
+	# 0 is a multiple of 512: what is wrong with it is that it is empty.
+	run --separate-stderr "$DMIO" --hash=sha256 --hash-window=0 read -o /dev/null a.img
+	assert_failure 2
+	[ "${stderr_lines[0]}" = "dmio: --hash-window: '0': an empty window: 512 bytes at least" ]
 	run --separate-stderr "$DMIO" --hash-log=x read -o /dev/null a.img
 	assert_failure 2
 	[ "${stderr_lines[0]}" = "dmio: --hash-log needs --hash" ]
@@ -287,10 +413,23 @@ ALGS="md5 sha1 sha256 sha512 sha3-256 blake2b-512 xxh128"
 	cp dst.img before
 	run --separate-stderr "$DMIO" --hash=sha256 --map=map copy src.img dst.img
 	assert_failure 2
-	[ "$stderr" = "dmio: map: --hash needs every byte in one pass, but the map says 8192 sectors were copied before" ]
+	[ "$stderr" = "dmio: map: --hash needs every byte in one pass, but the map says the first 8192 sectors were copied to every destination before" ]
 	cmp dst.img before
 	# A new map is a whole pass.
 	run --separate-stderr "$DMIO" --json --hash=sha256 --map=map2 copy src.img dst.img
+	assert_success
+	[ "$(json '.regions[0].digests.sha256')" = "$(sum sha256 src.img)" ]
+	# Two destinations: the pass skips what both have (4096), however far
+	# the other is; when one has nothing, it reads all, and may hash.
+	truncate -s 4M d2.img
+	run --separate-stderr "$DMIO" -q --map=map3 copy src.img dst.img d2.img
+	assert_success
+	sed -i 's/^done 1 0 8192$/done 1 0 4096/' map3
+	run --separate-stderr "$DMIO" --hash=sha256 --map=map3 copy src.img dst.img d2.img
+	assert_failure 2
+	[ "$stderr" = "dmio: map3: --hash needs every byte in one pass, but the map says the first 4096 sectors were copied to every destination before" ]
+	sed -i '/^done 1 /d' map3
+	run --separate-stderr "$DMIO" --json --hash=sha256 --map=map3 copy src.img dst.img d2.img
 	assert_success
 	[ "$(json '.regions[0].digests.sha256')" = "$(sum sha256 src.img)" ]
 }
@@ -311,6 +450,32 @@ ALGS="md5 sha1 sha256 sha512 sha3-256 blake2b-512 xxh128"
 	[ "$stderr" = "dmio: out: the digest log is the output" ]
 	cmp src.img src.orig
 	cmp dst.img dst.orig
+}
+
+# bats test_tags=unprivileged
+@test "--hash-log=/dev/stdout while read writes its data to stdout: refused, the data intact" {
+	img src 1M
+	# As -o out --hash-log=out is: the log would replace the data in out
+	# (opened with O_TRUNC at the end), and exit 0.
+	local st=0
+	"$DMIO" --hash=md5 --hash-log=/dev/stdout read src >out 2>err || st=$?
+	[ "$st" = 2 ] || fail "status $st; out holds $(stat -c %s out) bytes, not the data: $(head -c 100 out)"
+	[ ! -s out ]
+	[ "$(cat err)" = "dmio: /dev/stdout: the digest log is standard output, which carries read's data" ]
+	# Over a pipe, the log's lines would be appended to the data.
+	local n
+	n=$("$DMIO" --quiet --hash=md5 --hash-log=/dev/stdout read src 2>/dev/null | wc -c) || true
+	[ "$n" != $(((1 << 20) + 89)) ] || fail "the digest log went into read's data on the pipe"
+	# The report would overwrite the log; with -q and no --json, stdout
+	# is the log's alone.
+	truncate -s 1M dst
+	st=0
+	"$DMIO" --json --hash=md5 --hash-log=/dev/stdout copy src dst >rep 2>err || st=$?
+	[ "$st" = 2 ] || fail "status $st: $(cat rep)"
+	[ "$(jq -r .error rep)" = "/dev/stdout: the digest log is standard output, which carries the report" ]
+	cmp -s src dst && fail "dst written by a refused run"
+	"$DMIO" -q --hash=md5 --hash-log=/dev/stdout copy src dst >log
+	grep -qx "MD5 (src) = $(sum md5 src)" log
 }
 
 @test "a name with a newline: sha256sum -c reads every line of the log, comments included" {

@@ -87,12 +87,59 @@ matches_report() {
 	run --separate-stderr "$DMIO" --progress=fd:7 copy src dst 7</dev/null
 	assert_failure 2
 	[[ $stderr == "dmio: --progress: fd 7: not open for writing"$'\n'* ]] || fail "$stderr"
+	# fds 0, 1 and 2 closed are /dev/null when dmio looks: refused as
+	# closed, not written to /dev/null (fd 2's message is lost with it).
+	local fd
+	for fd in 0 1 2; do
+		run bash -c "'$DMIO' -q --progress=fd:$fd copy src dst 2>err $fd>&-; echo \$? >st; cat err"
+		[ "$(cat st)" = 2 ] || fail "fd $fd closed: status $(cat st)"
+		[ $fd = 2 ] || [ "${lines[0]}" = "dmio: --progress: fd $fd: not open" ] ||
+			fail "fd $fd closed: $output"
+	done
 	run --separate-stderr "$DMIO" --json --progress=fd:1 copy src dst
 	assert_failure 2
 	[ "$(json .error)" = "--progress: fd 1: standard output carries the JSON document" ]
 	run --separate-stderr "$DMIO" --progress=fd:1 read src
 	assert_failure 2
 	cmp dst <(head -c 1M /dev/zero)
+}
+
+@test "--progress=fd:N on read's output or a destination's file is refused, as fd 1 is" {
+	img src 1M
+	truncate -s 1M dst
+	local st=0
+	"$DMIO" --progress=fd:3 read src >out 3>&1 2>err || st=$?
+	[ "$st" = 2 ] || fail "status $st: progress lines in read's data ($(stat -c %s out) bytes, not 1048576)"
+	[ ! -s out ]
+	[ "$(cat err)" = "dmio: --progress: fd 3 is standard output, which carries read's data" ]
+	cp dst dst.before
+	st=0
+	"$DMIO" --progress=fd:3 copy src dst 3<>dst >out 2>err || st=$?
+	if [ "$st" = 0 ]; then
+		cmp src dst || fail "dst reported ok, but the progress stream overwrote it after the copy"
+	fi
+	[ "$st" = 2 ] || fail "status $st"
+	cmp dst dst.before
+	[ "$(cat err)" = "dmio: --progress: fd 3 is dst's file" ]
+	# The source, the output, the input, the map, the digest log, and
+	# stdout under --json: each refused before any I/O, nothing written.
+	cp src src.before
+	: >map
+	: >log
+	for args in "copy src dst 3>>src" "-o out read src 3>>out" "-i src write dst 3>>src" \
+		"--map=map copy src dst 3>>map" "--hash=md5 --hash-log=log copy src dst 3>>log" \
+		"--json copy src dst 3>&1"; do
+		st=0
+		# The fd's redirection last: 3>&1 is rep.
+		eval "\"\$DMIO\" --progress=fd:3 ${args% *} >rep 2>err ${args##* }" || st=$?
+		[ "$st" = 2 ] || fail "$args: status $st"
+		[[ "$(cat err rep)" == *"--progress: fd 3 is "* ]] || fail "$args: $(cat err rep)"
+	done
+	cmp src src.before
+	cmp dst dst.before
+	[ ! -s map ] && [ ! -s log ]
+	# /dev/null loses nothing: allowed.
+	"$DMIO" -q --progress=fd:3 -o /dev/null read src 3>/dev/null
 }
 
 @test "--progress=fd:N: a reader that went away: one warning, the copy finishes, exit 0" {

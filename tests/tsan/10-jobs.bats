@@ -135,9 +135,14 @@ hash_ok() {
 @test "copy --hash with windows, verify --hash: every engine, to the end and interrupted" {
 	head -c 4M /dev/urandom >src.img
 	gate_dev src
-	each_run new_dst hash_ok copy --hash=sha256,xxh128 --hash-window=256K "$GATE_DEV" dst
+	# The hasher's thread spools each window for the log as it completes.
+	each_run new_dst hash_ok copy --hash=sha256,xxh128 --hash-window=256K --hash-log=log \
+		"$GATE_DEV" dst
+	[ "$(grep -c '^# window ' log)" = 32 ]
 	cp src.img dst
 	each_run : hash_ok verify --hash=sha256 "$GATE_DEV" dst
+	# And holds each window against the log's, read on from the file.
+	each_run : hash_ok verify --digest-file=log "$GATE_DEV"
 }
 
 @test "captive servers: a mirror to two, one whose lines are read, one that times out, SIGINT while one starts" {

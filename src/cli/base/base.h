@@ -11,9 +11,14 @@
 #define DMIO_BASE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define PROG "dmio"
+
+#define container_of(ptr, type, member) \
+	((type *)((char *)(ptr) - offsetof(type, member)))
 
 /* ---- messages (msg.c) ---- */
 
@@ -22,6 +27,8 @@ void warnmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Another program's line (len bytes, no newline) on stderr, as "who: "
  * line, control bytes shown as \xNN; any thread; not a last_message(). */
 void msgline(const char *who, const char *line, size_t len);
+/* msg to f, control bytes shown as \xNN. */
+void put_safe(FILE *f, const char *msg);
 /* The last message warnmsg() printed, without "dmio: ", or NULL. */
 const char *last_message(void);
 /* s, allocated, as valid UTF-8: each byte that is not is written \xNN

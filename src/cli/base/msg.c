@@ -12,16 +12,22 @@
 
 #include "base/base.h"
 
-static void put_safe(const char *msg, size_t len)
+/* len bytes of msg to f, control bytes shown as \xNN. */
+static void put_safe_n(FILE *f, const char *msg, size_t len)
 {
 	for (; len--; msg++) {
 		unsigned char c = (unsigned char)*msg;
 
 		if (c < 0x20 || c == 0x7f)
-			fprintf(stderr, "\\x%02x", c);
+			fprintf(f, "\\x%02x", c);
 		else
-			fputc(c, stderr);
+			fputc(c, f);
 	}
+}
+
+void put_safe(FILE *f, const char *msg)
+{
+	put_safe_n(f, msg, strlen(msg));
 }
 
 static char *last;
@@ -43,7 +49,7 @@ void warnmsg(const char *fmt, ...)
 		funlockfile(stderr);
 		return;
 	}
-	put_safe(msg, strlen(msg));
+	put_safe(stderr, msg);
 	fputc('\n', stderr);
 	funlockfile(stderr);
 	free(last);
@@ -55,7 +61,7 @@ void msgline(const char *who, const char *line, size_t len)
 	flockfile(stderr);
 	fputs(who, stderr);
 	fputs(": ", stderr);
-	put_safe(line, len);
+	put_safe_n(stderr, line, len);
 	fputc('\n', stderr);
 	funlockfile(stderr);
 }

@@ -19,7 +19,7 @@
 #define DEPTH_DEFAULT 8u		/* chunks in flight */
 #define DEPTH_MAX 1024u
 #define IN_FLIGHT_MAX (256u << 20)	/* bytes of chunk buffers, at most */
-#define RANGES_DEFAULT 1000u		/* verify: differing ranges listed per destination */
+#define RANGES_DEFAULT 1000u		/* verify's differing ranges, and windows, listed per region */
 #define RANGES_MAX 1000000u		/* --max-ranges, at most (16 bytes each) */
 #define RETRIES_MAX 100u		/* --retries: passes over the bad ranges */
 #define SERVER_TIMEOUT_DEFAULT 30u	/* seconds a captive server has to answer */
@@ -68,10 +68,10 @@ struct opts {
 	bool discard;		/* zero: discard, not write zeroes */
 	bool write_changed;	/* copy: write only chunks that differ */
 	const char *input, *output; /* write -i, read -o */
-	bool stdin_closed, stdout_closed; /* at start: they are /dev/null now */
+	unsigned int std_closed; /* bit fd: fd 0, 1 or 2 was closed at start (/dev/null now) */
 	const char *map;	/* copy --map FILE */
 	bool first;		/* verify: a destination ends at its first difference */
-	unsigned int max_ranges; /* verify: differing ranges listed, at most */
+	unsigned int max_ranges; /* verify's differing ranges, and windows, listed at most */
 	bool keep_going;	/* copy: go on past the source's bad sectors */
 	unsigned int retries;	/* copy --keep-going: passes over the bad ranges */
 	/* NBD regions: connections per export (0: the library's 4), TLS. */

@@ -71,7 +71,8 @@ static const char usage_text[] =
 	"     --first              verify: stop each destination at its first\n"
 	"                          difference (faster; no list of what differs)\n"
 	"     --max-ranges=N       verify: list at most N differing ranges per\n"
-	"                          destination in JSON (default 1000)\n"
+	"                          destination in JSON (default 1000); the same\n"
+	"                          for the windows of --hash-window\n"
 	"     --connections=N      NBD: connections per export where the server\n"
 	"                          allows several (default 4)\n"
 	"     --tls-psk=FILE       NBD: TLS with the pre-shared keys in FILE\n"
@@ -167,7 +168,8 @@ static void progress_or_err(const char *s, struct opts *o)
 	if (fd < 0 || errno || *end || fd > INT32_MAX)
 		errtryhelp("--progress: '%s': not fd:N (a file descriptor number)", s);
 	fl = fcntl((int)fd, F_GETFL);
-	if (fl < 0)
+	/* fds 0, 1 and 2 closed at start are /dev/null now, for nobody. */
+	if (fl < 0 || (fd < 3 && o->std_closed & 1u << fd))
 		errtryhelp("--progress: fd %ld: not open", fd);
 	if ((fl & O_ACCMODE) == O_RDONLY)
 		errtryhelp("--progress: fd %ld: not open for writing", fd);
@@ -323,7 +325,10 @@ static void parse_values(struct opts *o)
 			   "or xxh128", bad);
 	if (arg[OPT_HASH_WINDOW]) {
 		o->hash_window = size_or_err(arg[OPT_HASH_WINDOW], "--hash-window");
-		if (!o->hash_window || o->hash_window % DMIO_SECTOR_SIZE)
+		if (!o->hash_window)
+			errtryhelp("--hash-window: '%s': an empty window: 512 bytes at least",
+				   arg[OPT_HASH_WINDOW]);
+		if (o->hash_window % DMIO_SECTOR_SIZE)
 			errtryhelp("--hash-window: '%s': not a multiple of 512 bytes",
 				   arg[OPT_HASH_WINDOW]);
 	}

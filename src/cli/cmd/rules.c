@@ -34,7 +34,7 @@ static const struct rule {
 	{ OPT_HASH, "--hash", CMD(COPY) | CMD(READ) | CMD(WRITE) | CMD(VERIFY), 0, 0 },
 	{ OPT_HASH_WINDOW, "--hash-window", ANY, OPT_HASH, OPT_DIGEST_FILE },
 	{ OPT_HASH_LOG, "--hash-log", ANY, OPT_HASH, OPT_DIGEST_FILE },
-	{ OPT_MAX_RANGES, "--max-ranges", CMD(VERIFY), 0, 0 },
+	{ OPT_MAX_RANGES, "--max-ranges", CMD(COPY) | CMD(READ) | CMD(WRITE) | CMD(VERIFY), 0, 0 },
 	{ OPT_RETRIES, "--retries", ANY, OPT_KEEP_GOING, 0 },
 	{ OPT_SERVER_TIMEOUT, "--server-timeout", ANY, 0, 0 },
 	{ OPT_RAW, "--raw", ANY, 0, 0 },
@@ -103,6 +103,9 @@ void options_check(const struct opts *o, const bool *given)
 	}
 	if (o->map && !*o->map)
 		errtryhelp("--map: an empty file name");
+	/* It bounds verify's ranges, and the windows in JSON. */
+	if (given[OPT_MAX_RANGES] && o->op != OP_VERIFY && !given[OPT_HASH_WINDOW])
+		errtryhelp("--max-ranges needs verify or --hash-window");
 	for (size_t i = 0; i < COUNT(exclusions); i++) {
 		const struct exclusion *x = &exclusions[i];
 

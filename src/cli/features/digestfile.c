@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Digest files: written by --hash-log, read by verify --digest-file (the
- * format is in digestfile.h).  A name holding a newline or a backslash is
- * escaped as GNU coreutils does: a digest line starts with a backslash, and
- * the name has \n and \\ for them; in a comment, which coreutils skips,
- * the name is always so escaped and the line starts with '#'.
+ * Digest files read back: verify --digest-file (the format is in
+ * digestfile.h; --hash-log writes them, hashlog.c).  Every line is read up
+ * front, to give each destination its entry and its length, but windows
+ * are not kept (there may be millions): each entry knows how many it has
+ * and of what length, and while the job runs a destination's windows are
+ * read again from the file, in order, each as the stream's window at the
+ * same place completes, and compared (window_check()).
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,98 +17,12 @@
 #include "base/base.h"
 #include "features/digestfile.h"
 
-#ifndef DMIO_VERSION
-#define DMIO_VERSION "unknown"
-#endif
-
 static struct digest_entry *entries;
 static unsigned int nentries;
+static struct window_check *checks;	/* [region], of digests_prepare() */
+static unsigned int nchecks;
 
-/* ---- writing ---- */
-
-/* name, escaped, to f; whether it needed it. */
-static bool needs_escape(const char *name)
-{
-	return strpbrk(name, "\n\\") != NULL;
-}
-
-static void put_name(FILE *f, const char *name)
-{
-	for (const char *p = name; *p; p++) {
-		if (*p == '\n')
-			fputs("\\n", f);
-		else if (*p == '\\')
-			fputs("\\\\", f);
-		else
-			fputc(*p, f);
-	}
-}
-
-static void put_region(FILE *f, const struct region *r, const struct hasher *h,
-		       uint64_t bytes)
-{
-	unsigned int i = r->digest - 1, nw;
-	const struct hash_window *w = hasher_windows(h, i, &nw);
-	const char *esc = needs_escape(r->text) ? "\\" : "";
-
-	fprintf(f, "# size %" PRIu64 " ", bytes);
-	put_name(f, r->text);
-	fputc('\n', f);
-	for (unsigned int a = 0; a < HASH_COUNT; a++) {
-		if (!hasher_hex(h, i, a))
-			continue;
-		fprintf(f, "%s%s (", esc, hash_tag(a));
-		put_name(f, r->text);
-		fprintf(f, ") = %s\n", hasher_hex(h, i, a));
-	}
-	for (unsigned int a = 0; a < HASH_COUNT; a++) {
-		if (!hasher_hex(h, i, a))
-			continue;
-		for (unsigned int x = 0; x < nw; x++) {
-			fprintf(f, "# window %" PRIu64 " %" PRIu64 " %s %s ", w[x].offset,
-				w[x].length, hash_name(a), hash_window_hex(h, &w[x], a));
-			put_name(f, r->text);
-			fputc('\n', f);
-		}
-	}
-}
-
-int hash_log_write(const struct opts *o, const struct region *r, unsigned int n,
-		   const struct hasher *h, uint64_t written)
-{
-	FILE *f;
-	int err = 0;
-	unsigned int any = 0;
-
-	/* Nothing hashed whole (an interrupted or failed run): an earlier log
-	 * stays as it was. */
-	for (unsigned int i = 0; i < n; i++)
-		any += !!r[i].digest;
-	if (!any) {
-		warnmsg("%s: not written: no region was hashed whole", o->hash_log);
-		return 0;
-	}
-	f = fopen(o->hash_log, "we");
-	if (!f) {
-		err = -errno;
-		warnmsg("%s: cannot write the digests: %s", o->hash_log, strerror(errno));
-		return err;
-	}
-	fprintf(f, "# dmio %s %s\n", DMIO_VERSION, op_names[o->op]);
-	for (unsigned int i = 0; i < n; i++)
-		if (r[i].digest)
-			put_region(f, &r[i], h,
-				   (written != UINT64_MAX ? written : r[i].count) << DMIO_SECTOR_SHIFT);
-	if (ferror(f))
-		err = -EIO;
-	if (fclose(f) && !err)
-		err = -errno;
-	if (err)
-		warnmsg("%s: cannot write the digests: %s", o->hash_log, strerror(-err));
-	return err;
-}
-
-/* ---- reading ---- */
+/* ---- reading it up front ---- */
 
 /* The entry named name, made if new: NULL when out of memory. */
 static struct digest_entry *entry(const char *name)
@@ -154,14 +69,40 @@ static bool is_hex(const char *s, size_t n)
 	return n && strspn(s, "0123456789abcdefABCDEF") == n;
 }
 
-/* "# size BYTES NAME", "# window OFF LEN ALG HEX NAME"; other comments
- * are skipped.  False for one of those that is wrong. */
-static bool comment_line(char *line)
+/* "# window OFF LEN ALG HEX NAME" into *w, its name (unescaped in place)
+ * into *name: 1; 0 when line is no window line; -1 when it is a wrong one. */
+static int window_line(char *line, struct digest_window *w, char **name)
 {
 	char alg[32], hex[HASH_HEX_MAX + 1];
-	uint64_t a, b;
 	int at = 0;
+
+	if (strncmp(line, "# window ", 9))
+		return 0;
+	if (sscanf(line, "# window %" SCNu64 " %" SCNu64 " %31s %129s %n", &w->offset,
+		   &w->length, alg, hex, &at) != 4 || !at || !unescape(line + at))
+		return -1;
+	w->alg = hash_lookup(alg);
+	if (w->alg == HASH_COUNT || strlen(hex) != hash_hex_len(w->alg) ||
+	    !is_hex(hex, strlen(hex)) || !w->length)
+		return -1;
+	for (char *p = hex; *p; p++)
+		*p = (char)(*p >= 'A' && *p <= 'F' ? *p - 'A' + 'a' : *p);
+	strcpy(w->hex, hex);
+	*name = line + at;
+	return 1;
+}
+
+/* "# size BYTES NAME", "# window OFF LEN ALG HEX NAME"; other comments
+ * are skipped.  False, and why in *why, for one of those that is wrong;
+ * an entry's windows of each algorithm must come in order, each after the
+ * one before. */
+static bool comment_line(char *line, const char **why)
+{
+	struct digest_window w;
+	uint64_t a;
+	int at = 0, win;
 	struct digest_entry *e;
+	char *name;
 
 	if (sscanf(line, "# size %" SCNu64 " %n", &a, &at) == 1 && at) {
 		if (!unescape(line + at))
@@ -169,26 +110,21 @@ static bool comment_line(char *line)
 		e = entry(line + at);
 		return e && (e->size = a, true);
 	}
-	if (sscanf(line, "# window %" SCNu64 " %" SCNu64 " %31s %129s %n", &a, &b, alg, hex,
-		   &at) == 4 && at) {
-		enum hash_alg h = hash_lookup(alg);
-		struct digest_window *w;
-
-		if (!unescape(line + at))
-			return false;
-		e = entry(line + at);
-		if (!e || h == HASH_COUNT || strlen(hex) != hash_hex_len(h) ||
-		    !is_hex(hex, strlen(hex)))
-			return false;
-		w = realloc(e->windows, (e->nwindows + 1) * sizeof(*w));
-		if (!w)
-			return false;
-		e->windows = w;
-		w[e->nwindows++] = (struct digest_window){ a, b, h, { 0 } };
-		strcpy(w[e->nwindows - 1].hex, hex);
-		return true;
+	win = window_line(line, &w, &name);
+	if (!win)
+		return strncmp(line, "# size ", 7);
+	if (win < 0 || !(e = entry(name)))
+		return false;
+	if (w.offset < e->wnext[w.alg]) {
+		*why = "a window out of order";
+		return false;
 	}
-	return strncmp(line, "# size ", 7) && strncmp(line, "# window ", 9);
+	if (!e->walgs)
+		e->wlen = w.length;
+	e->walgs |= 1u << w.alg;
+	e->wnext[w.alg] = w.offset + w.length;
+	e->nwindows++;
+	return true;
 }
 
 /* An untagged line's algorithms: --hash's one, else every one whose
@@ -279,7 +215,7 @@ static int read_file(const char *path, unsigned int hash_mask)
 		if (*l == '\\' && !unescape(++l))
 			ok = false;
 		else
-			ok = *l == '#' ? comment_line(l) : digest_line(l, hash_mask, &why);
+			ok = *l == '#' ? comment_line(l, &why) : digest_line(l, hash_mask, &why);
 	}
 	if (!ok) {
 		warnmsg("%s:%u: %s", path, no, why);
@@ -311,67 +247,87 @@ static const struct digest_entry *match(const struct region *r)
 	return nentries == 1 ? &entries[0] : NULL;
 }
 
-/* --hash-log: not a file the job reads or writes (a region's, through a
- * symlink or a loop device too; the input, output or map), which the log
- * would overwrite at the end. */
-/* Whether paths a and b name the same file, which may not exist yet: the
- * same name in the same directory. */
-static bool same_path(const char *a, const char *b)
-{
-	char *da = strdup(a), *db = strdup(b), *ra = NULL, *rb = NULL;
-	bool same = false;
+/* ---- the windows, as the job goes ---- */
 
-	if (da && db && strcmp(strrchr(a, '/') ? strrchr(a, '/') + 1 : a,
-			       strrchr(b, '/') ? strrchr(b, '/') + 1 : b) == 0) {
-		ra = realpath(dirname(da), NULL);
-		rb = realpath(dirname(db), NULL);
-		same = ra && rb && !strcmp(ra, rb);
-	}
-	free(da);
-	free(db);
-	free(ra);
-	free(rb);
-	return same;
+/* Start c on entry e, whose windows are read again from o->digest_file:
+ * 0 or -errno. */
+static int check_open(struct window_check *c, const struct opts *o, const struct digest_entry *e)
+{
+	*c = (struct window_check){ .e = e, .alg = (enum hash_alg)__builtin_ctz(e->walgs),
+				    .first = UINT64_MAX, .max = o->max_ranges };
+	c->f = fopen(o->digest_file, "re");
+	return c->f ? 0 : -errno;
 }
 
-static int hash_log_apart(const struct opts *o, const struct region *r, unsigned int n)
+/* Window [offset, +length) differs: counted, and listed while fewer than
+ * max are (out of memory: not listed, the count stays). */
+static void check_differs(struct window_check *c, uint64_t offset, uint64_t length)
 {
-	const char *others[] = { o->input, o->output, o->map };
-	struct extent e, x;
+	if (c->first == UINT64_MAX)
+		c->first = offset;
+	c->total++;
+	if (c->nlisted == c->max)
+		return;
+	if (c->nlisted == c->listed_cap) {
+		unsigned int cap = c->listed_cap ? 2 * c->listed_cap : 64;
+		struct window_run *v;
 
-	for (unsigned int i = 0; i < 3; i++)
-		if (others[i] && strcmp(others[i], "-") && same_path(others[i], o->hash_log)) {
-			warnmsg("%s: the digest log is the %s", o->hash_log,
-				i == 0 ? "input" : i == 1 ? "output" : "map");
-			return -EINVAL;
-		}
-	if (path_extent(o->hash_log, &e))
-		return 0; /* a new file */
-	for (unsigned int i = 0; i < n; i++)
-		if (extents_same(&r[i].dev.ext, &e)) {
-			warnmsg("%s: the digest log is %s's %s", o->hash_log, r[i].text,
-				extent_kind(&e));
-			return -EINVAL;
-		}
-	for (unsigned int i = 0; i < 3; i++)
-		if (others[i] && strcmp(others[i], "-") && !path_extent(others[i], &x) &&
-		    extents_same(&x, &e)) {
-			warnmsg("%s: the digest log is the %s", o->hash_log,
-				i == 0 ? "input" : i == 1 ? "output" : "map");
-			return -EINVAL;
-		}
-	return 0;
+		if (cap > c->max)
+			cap = c->max;
+		v = realloc(c->listed, cap * sizeof(*v));
+		if (!v)
+			return;
+		c->listed = v;
+		c->listed_cap = cap;
+	}
+	c->listed[c->nlisted++] = (struct window_run){ offset, length };
+}
+
+/* The file's next window of c's entry and algorithm, into c->next: false
+ * at its end. */
+static bool check_next(struct window_check *c)
+{
+	ssize_t len;
+
+	while ((len = getline(&c->line, &c->cap, c->f)) >= 0) {
+		char *l = c->line, *name;
+
+		if (len && l[len - 1] == '\n')
+			l[--len] = 0;
+		if (*l == '\\' && !unescape(++l))
+			continue;
+		if (window_line(l, &c->next, &name) > 0 && c->next.alg == c->alg &&
+		    !strcmp(name, c->e->name))
+			return true;
+	}
+	return false;
+}
+
+void window_check(struct window_check *c, const struct hasher *h, const struct hash_window *w)
+{
+	const char *hex = hash_window_hex(h, w, c->alg);
+
+	/* The file's windows before this one have none of the stream's. */
+	while (!c->end && (!c->have || c->next.offset < w->offset)) {
+		c->have = check_next(c);
+		c->end = !c->have;
+	}
+	if (c->have && hex && c->next.offset == w->offset && c->next.length == w->length &&
+	    strcmp(hex, c->next.hex))
+		check_differs(c, w->offset, w->length);
 }
 
 int digests_prepare(const struct opts *o, struct region *r, unsigned int n)
 {
 	int err;
 
-	if (o->hash_log)
-		return hash_log_apart(o, r, n);
 	if (!o->digest_file)
 		return 0;
 	err = read_file(o->digest_file, o->hash_mask);
+	checks = err ? NULL : calloc(n, sizeof(*checks));
+	if (!err && !checks)
+		err = -ENOMEM;
+	nchecks = checks ? n : 0;
 	for (unsigned int i = 0; !err && i < n; i++) {
 		const struct digest_entry *e = match(&r[i]);
 		uint64_t bytes = r[i].count << DMIO_SECTOR_SHIFT;
@@ -390,6 +346,11 @@ int digests_prepare(const struct opts *o, struct region *r, unsigned int n)
 			if (e->size != UINT64_MAX && !r[i].spec.has_count)
 				r[i].count = e->size >> DMIO_SECTOR_SHIFT;
 			r[i].expected = e;
+			if (e->nwindows && (err = check_open(&checks[i], o, e))) {
+				warnmsg("%s: cannot read: %s", o->digest_file, strerror(-err));
+				err = -EINVAL;
+			}
+			r[i].check = e->nwindows ? &checks[i] : NULL;
 		}
 	}
 	return err;
@@ -397,34 +358,18 @@ int digests_prepare(const struct opts *o, struct region *r, unsigned int n)
 
 void digests_release(void)
 {
-	for (unsigned int i = 0; i < nentries; i++) {
+	for (unsigned int i = 0; i < nentries; i++)
 		free(entries[i].name);
-		free(entries[i].windows);
-	}
 	free(entries);
 	entries = NULL;
 	nentries = 0;
-}
-
-bool digest_window_differs(const struct digest_entry *e, const struct hasher *h,
-			   unsigned int i, unsigned int x)
-{
-	unsigned int nw;
-	const struct hash_window *w = hasher_windows(h, i, &nw);
-	const struct digest_window *d = &e->windows[x];
-	uint64_t y = nw ? d->offset / w[0].length : 0; /* the hasher's, at the same place */
-	const char *hex = y < nw ? hash_window_hex(h, &w[y], d->alg) : NULL;
-
-	return hex && w[y].offset == d->offset && w[y].length == d->length && strcmp(hex, d->hex);
-}
-
-uint64_t digest_first_bad_window(const struct digest_entry *e, const struct hasher *h,
-				 unsigned int i)
-{
-	uint64_t first = UINT64_MAX;
-
-	for (unsigned int x = 0; x < e->nwindows; x++)
-		if (e->windows[x].offset < first && digest_window_differs(e, h, i, x))
-			first = e->windows[x].offset;
-	return first;
+	for (unsigned int i = 0; i < nchecks; i++) {
+		if (checks[i].f)
+			fclose(checks[i].f);
+		free(checks[i].line);
+		free(checks[i].listed);
+	}
+	free(checks);
+	checks = NULL;
+	nchecks = 0;
 }

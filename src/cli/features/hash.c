@@ -159,8 +159,10 @@ struct stream {
 	struct digests all, win;
 	uint64_t bytes, in_window;	/* fed; of which in the current window */
 	char hex[HASH_COUNT][HASH_HEX_MAX];
-	struct hash_window *windows;
-	unsigned int nwindows, windows_cap;
+	uint64_t nwindows;		/* completed */
+	struct hash_window *kept;	/* the first of them, up to the hasher's keep */
+	unsigned int nkept, kept_cap;
+	char scratch[HASH_COUNT][HASH_HEX_MAX]; /* a window's digests, not kept */
 };
 
 struct item {
@@ -172,6 +174,7 @@ struct item {
 struct hasher {
 	unsigned int mask, nalgs, nstreams;
 	uint64_t window;
+	struct hash_windowing win;
 	EVP_MD *md[HASH_COUNT];
 	struct stream *streams;
 	char *zeroes;
@@ -188,25 +191,44 @@ struct hasher {
 	uint64_t want;			/* atomic: the ticket the main thread waits for */
 };
 
-/* Close the current window of s. */
-static void window_end(struct hasher *h, struct stream *s)
+/* A place for the next window of s: kept while fewer than keep are, else
+ * the stream's scratch.  NULL when out of memory. */
+static struct hash_window *window_slot(struct hasher *h, struct stream *s,
+				       struct hash_window *scratch)
 {
 	struct hash_window *w;
 
-	if (s->nwindows == s->windows_cap) {
-		unsigned int cap = s->windows_cap ? 2 * s->windows_cap : 64;
-		struct hash_window *nw = realloc(s->windows, cap * sizeof(*nw));
-
-		if (!nw) {
-			h->err = -ENOMEM;
-			return;
-		}
-		s->windows = nw;
-		s->windows_cap = cap;
+	if (s->nkept == h->win.keep) {
+		scratch->hex = s->scratch;
+		return scratch;
 	}
-	w = &s->windows[s->nwindows];
+	if (s->nkept == s->kept_cap) {
+		unsigned int cap = s->kept_cap ? 2 * s->kept_cap : 64;
+		struct hash_window *nw;
+
+		if (cap > h->win.keep)
+			cap = h->win.keep;
+		nw = realloc(s->kept, cap * sizeof(*nw));
+		if (!nw)
+			return NULL;
+		s->kept = nw;
+		s->kept_cap = cap;
+	}
+	w = &s->kept[s->nkept];
 	w->hex = calloc(h->nalgs, sizeof(*w->hex));
-	if (!w->hex) {
+	if (!w->hex)
+		return NULL;
+	s->nkept++;
+	return w;
+}
+
+/* Close the current window of s (stream i), and give it to win.done. */
+static void window_end(struct hasher *h, unsigned int i)
+{
+	struct stream *s = &h->streams[i];
+	struct hash_window scratch, *w = window_slot(h, s, &scratch);
+
+	if (!w) {
 		h->err = -ENOMEM;
 		return;
 	}
@@ -215,12 +237,16 @@ static void window_end(struct hasher *h, struct stream *s)
 	digests_end(&s->win, h->mask, w->hex);
 	s->nwindows++;
 	s->in_window = 0;
+	if (h->win.done)
+		h->win.done(h->win.ctx, h, i, w);
 	if (digests_start(&s->win, h->mask, h->md))
 		h->err = -ENOMEM;
 }
 
-static void feed(struct hasher *h, struct stream *s, const char *buf, uint64_t len)
+static void feed(struct hasher *h, unsigned int i, const char *buf, uint64_t len)
 {
+	struct stream *s = &h->streams[i];
+
 	while (len && !h->err) {
 		size_t n = len < ZEROES_LEN ? (size_t)len : ZEROES_LEN;
 		const char *p = buf ? buf : h->zeroes;
@@ -233,7 +259,7 @@ static void feed(struct hasher *h, struct stream *s, const char *buf, uint64_t l
 		s->bytes += n;
 		s->in_window += n;
 		if (h->window && s->in_window == h->window)
-			window_end(h, s);
+			window_end(h, i);
 		if (buf)
 			buf += n;
 		len -= n;
@@ -255,7 +281,7 @@ static void *hasher_thread(void *arg)
 			break;
 		it = h->q[h->head];
 		pthread_mutex_unlock(&h->lock);
-		feed(h, &h->streams[it.stream], it.buf, it.len);
+		feed(h, it.stream, it.buf, it.len);
 		done = __atomic_add_fetch(&h->done, 1, __ATOMIC_SEQ_CST);
 		/* Wake the main thread only when it waits for this ticket. */
 		want = __atomic_load_n(&h->want, __ATOMIC_SEQ_CST);
@@ -274,10 +300,11 @@ static void *hasher_thread(void *arg)
 	return NULL;
 }
 
-struct hasher *hasher_new(unsigned int mask, uint64_t window, unsigned int nstreams,
-			  int wake_fd)
+struct hasher *hasher_new(unsigned int mask, const struct hash_windowing *win,
+			  unsigned int nstreams, int wake_fd)
 {
 	struct hasher *h = calloc(1, sizeof(*h));
+	uint64_t window = win ? win->size : 0;
 	sigset_t all, old;
 	int err = -ENOMEM;
 
@@ -285,6 +312,8 @@ struct hasher *hasher_new(unsigned int mask, uint64_t window, unsigned int nstre
 		return NULL;
 	h->mask = mask;
 	h->window = window;
+	if (win)
+		h->win = *win;
 	h->nstreams = nstreams;
 	h->wake_fd = wake_fd;
 	h->streams = calloc(nstreams, sizeof(*h->streams));
@@ -363,7 +392,7 @@ void hasher_finish(struct hasher *h)
 		unsigned int k = 0;
 
 		if (h->window && s->in_window)
-			window_end(h, s);
+			window_end(h, i);
 		digests_end(&s->all, h->mask, hex);
 		for (unsigned int a = 0; a < HASH_COUNT; a++)
 			if (h->mask & 1u << a)
@@ -396,8 +425,13 @@ const char *hasher_hex(const struct hasher *h, unsigned int i, enum hash_alg a)
 const struct hash_window *hasher_windows(const struct hasher *h, unsigned int i,
 					 unsigned int *n)
 {
-	*n = h->err ? 0 : h->streams[i].nwindows;
-	return h->streams[i].windows;
+	*n = h->err ? 0 : h->streams[i].nkept;
+	return h->streams[i].kept;
+}
+
+uint64_t hasher_windows_total(const struct hasher *h, unsigned int i)
+{
+	return h->err ? 0 : h->streams[i].nwindows;
 }
 
 void hasher_free(struct hasher *h)
@@ -410,9 +444,9 @@ void hasher_free(struct hasher *h)
 
 		digests_free(&s->all);
 		digests_free(&s->win);
-		for (unsigned int k = 0; k < s->nwindows; k++)
-			free(s->windows[k].hex);
-		free(s->windows);
+		for (unsigned int k = 0; k < s->nkept; k++)
+			free(s->kept[k].hex);
+		free(s->kept);
 	}
 	for (unsigned int a = 0; a < HASH_COUNT; a++)
 		EVP_MD_free(h->md[a]);

@@ -41,11 +41,26 @@ struct hash_window {
 
 struct hasher;
 
-/* A hasher of nstreams streams with the algorithms of mask, windows of
- * window bytes (0: none); it writes wake_fd (an eventfd) when the ticket
- * hasher_want() named is done.  NULL, errno set, when it cannot start. */
-struct hasher *hasher_new(unsigned int mask, uint64_t window, unsigned int nstreams,
-			  int wake_fd);
+/* A hasher's windows (dcfldd's hashwindow), which it never keeps all of:
+ * each is given to done as it completes, and the first keep of each
+ * stream are kept for the report.  Memory is the same for any number. */
+struct hash_windowing {
+	uint64_t size;		/* bytes; 0: no windows */
+	unsigned int keep;	/* of each stream, the first kept */
+	/* Window w of stream i, in order, on the hasher's thread (a last,
+	 * short one in hasher_finish(), on its caller's); w is the hasher's
+	 * again after.  NULL: none. */
+	void (*done)(void *ctx, const struct hasher *h, unsigned int i,
+		     const struct hash_window *w);
+	void *ctx;
+};
+
+/* A hasher of nstreams streams with the algorithms of mask and the
+ * windows win says (NULL: none); it writes wake_fd (an eventfd) when the
+ * ticket hasher_want() named is done.  NULL, errno set, when it cannot
+ * start. */
+struct hasher *hasher_new(unsigned int mask, const struct hash_windowing *win,
+			  unsigned int nstreams, int wake_fd);
 /* Feed len bytes at buf (NULL: zeroes) to stream i, after what was fed
  * before: the ticket, done once hashed (buf is free again). */
 uint64_t hasher_push(struct hasher *h, unsigned int i, const void *buf, uint64_t len);
@@ -57,12 +72,13 @@ uint64_t hasher_done(struct hasher *h);
 void hasher_want(struct hasher *h, uint64_t ticket);
 /* Wait until everything pushed is hashed, and finish every stream. */
 void hasher_finish(struct hasher *h);
-/* After hasher_finish(): bytes fed to stream i; its hex digest of a; its
- * windows. */
+/* After hasher_finish(): bytes fed to stream i; its hex digest of a; the
+ * windows of it that were kept (the first ones), and how many it had. */
 uint64_t hasher_bytes(const struct hasher *h, unsigned int i);
 const char *hasher_hex(const struct hasher *h, unsigned int i, enum hash_alg a);
 const struct hash_window *hasher_windows(const struct hasher *h, unsigned int i,
 					 unsigned int *n);
+uint64_t hasher_windows_total(const struct hasher *h, unsigned int i);
 /* Window w's hex digest of a, or NULL when h does not compute a. */
 const char *hash_window_hex(const struct hasher *h, const struct hash_window *w,
 			    enum hash_alg a);

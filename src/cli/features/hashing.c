@@ -5,11 +5,12 @@
  *
  * Stream 0 is the data: what was read from the source (copy, read,
  * verify) or written (write).  Stream 1 + i is destination i as read back
- * (verify).  Chunks are fed as they retire, in order, so a stream is its
- * region's bytes from its start; a region gets a digest only when every
- * byte of it went in and nothing failed in it.  As a stage, it feeds
- * each chunk when its data is final, and holds a slot until the hasher is
- * done with its buffers.
+ * (verify), or, for write, what destination i got when it is shorter than
+ * the longest (the input may end past it).  Chunks are fed as they
+ * retire, in order, so a stream is its region's bytes from its start; a
+ * region gets a digest only when every byte of it went in and nothing
+ * failed in it.  As a stage, it feeds each chunk when its data is final,
+ * and holds a slot until the hasher is done with its buffers.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -20,7 +21,7 @@
 
 static struct hashing *of(struct stage *st)
 {
-	return (struct hashing *)st;
+	return container_of(st, struct hashing, stage);
 }
 
 /* Feed the chunk s to the hasher. */
@@ -31,6 +32,13 @@ static void feed(struct hashing *d, struct slot *s)
 
 	if (j->src || j->o->op == OP_WRITE)
 		*ticket = hasher_push(d->h, 0, s->unread ? NULL : s->buf[0].mem, len);
+	/* write: a destination shorter than the longest, its part. */
+	for (unsigned int i = 0; j->o->op == OP_WRITE && i < j->ndst; i++) {
+		uint64_t dlen = dest_len(&j->dst[i], s) << DMIO_SECTOR_SHIFT;
+
+		if (j->dst[i].count < j->total && dlen && dest_active(&j->dst[i]))
+			*ticket = hasher_push(d->h, 1 + i, s->buf[0].mem, dlen);
+	}
 	if (j->o->op != OP_VERIFY)
 		return;
 	for (unsigned int k = 0; k < s->ndest; k++) {
@@ -65,6 +73,19 @@ static bool hashing_admit(struct stage *st, struct slot *s)
 	return ticket <= hasher_done(d->h);
 }
 
+/* Window w of stream i has completed (the hasher's thread): to the log,
+ * and held against verify --digest-file's. */
+static void window_done(void *ctx, const struct hasher *h, unsigned int i,
+			const struct hash_window *w)
+{
+	const struct job *j = ((struct hashing *)ctx)->stage.job;
+
+	if (j->o->hash_log)
+		hash_log_window(h, i, w);
+	if (i && j->dst[i - 1].check)
+		window_check(j->dst[i - 1].check, h, w);
+}
+
 static const struct stage_ops hashing_ops = {
 	.name = "hashing",
 	.admit = hashing_admit,
@@ -75,23 +96,28 @@ static const struct stage_ops hashing_ops = {
 int hashing_init(struct hashing *d, struct job *j)
 {
 	unsigned int mask = j->o->hash_mask;
-	uint64_t window = j->o->hash_window;
+	/* The report lists the first windows, as verify its ranges. */
+	struct hash_windowing win = { .size = j->o->hash_window, .done = window_done, .ctx = d,
+				      .keep = j->o->json ? j->o->max_ranges : 0 };
 
 	*d = (struct hashing){ 0 };
 	/* verify --digest-file: the file's algorithms, and its windows. */
 	for (unsigned int i = 0; i < j->ndst; i++) {
-		const struct digest_entry *e = j->dst[i].expected;
+		const struct window_check *c = j->dst[i].check;
 
-		if (!e)
-			continue;
-		mask |= e->mask;
-		if (!window && e->nwindows)
-			window = e->windows[0].length;
+		if (j->dst[i].expected)
+			mask |= j->dst[i].expected->mask;
+		if (c)
+			mask |= 1u << c->alg;
+		if (c && !win.size)
+			win.size = c->e->wlen;
 	}
 	if (!mask)
 		return 0;
+	if (j->o->hash_log && hash_log_start(1 + j->ndst))
+		return -ENOMEM;
 	d->ticket = calloc(j->nslots, sizeof(*d->ticket));
-	d->h = d->ticket ? hasher_new(mask, window, 1 + j->ndst, j->wake_fd) : NULL;
+	d->h = d->ticket ? hasher_new(mask, &win, 1 + j->ndst, j->wake_fd) : NULL;
 	if (!d->h)
 		return d->ticket ? -errno : -ENOMEM;
 	j->res->hasher = d->h;
@@ -135,7 +161,8 @@ static void check_expected(const struct hasher *h, struct region *r, unsigned in
 	if (!differs && either)
 		return;
 	/* The first window that differs, where the file has windows. */
-	bad = digest_first_bad_window(e, h, i);
+	if (r->check)
+		bad = r->check->first;
 	r->status = ST_MISMATCH;
 	/* No window: where it differs is not known (UINT64_MAX). */
 	r->bad_sector = bad == UINT64_MAX ? UINT64_MAX : r->sector + (bad >> DMIO_SECTOR_SHIFT);
@@ -155,10 +182,12 @@ int hashing_end(struct hashing *d)
 	for (unsigned int i = 0; i < j->ndst; i++) {
 		struct region *r = &j->dst[i];
 
-		if (j->o->op == OP_WRITE) {
-			/* Every destination that took all of the input. */
-			if (r->status == ST_OK && r->count >= j->progress)
+		if (j->o->op == OP_WRITE && r->status == ST_OK) {
+			/* All of the input, or as much as it holds. */
+			if (r->count >= j->progress)
 				r->digest = 1;
+			else if (whole(h, 1 + i, r, r->count))
+				r->digest = 2 + i;
 		} else if (j->o->op == OP_VERIFY && whole(h, 1 + i, r, r->count)) {
 			r->digest = 2 + i;
 			if (r->expected)
@@ -167,6 +196,5 @@ int hashing_end(struct hashing *d)
 	}
 	if (!j->o->hash_log)
 		return 0;
-	return hash_log_write(j->o, j->src ? j->src : j->dst, j->src ? 1 + j->ndst : j->ndst, h,
-			      j->o->shape.input ? j->progress : UINT64_MAX);
+	return hash_log_write(j->o, j->src ? j->src : j->dst, j->src ? 1 + j->ndst : j->ndst, h);
 }

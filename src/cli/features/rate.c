@@ -39,7 +39,7 @@ uint64_t rate_chunk(uint64_t bps, uint64_t chunk)
 
 static struct rate *of(struct stage *st)
 {
-	return (struct rate *)st;
+	return container_of(st, struct rate, stage);
 }
 
 /* Whether any region does I/O for s, a chunk of zeroes that nothing reads

@@ -24,7 +24,7 @@
 
 static struct rescue *of(struct stage *st)
 {
-	return (struct rescue *)st;
+	return container_of(st, struct rescue, stage);
 }
 
 static struct bad_list *found_of(struct rescue *x, const struct slot *s)
@@ -33,6 +33,15 @@ static struct bad_list *found_of(struct rescue *x, const struct slot *s)
 }
 
 /* ---- reading around bad blocks ---- */
+
+/* Whether err says the medium could not give a block back (a bad
+ * sector), not that the way to it failed (a lost connection, no memory):
+ * only those are read around. */
+static bool media_error(int err)
+{
+	return err == EIO || err == EILSEQ || err == ENODATA || err == EBADMSG ||
+	       err == EREMOTEIO;
+}
 
 /* Note the bad block [at, +n) (absolute) of s, zeroes in its buffer: false
  * when the list would grow past what a map holds. */
@@ -62,7 +71,8 @@ static bool found(struct rescue *x, struct slot *s, uint64_t at, uint64_t n, int
 
 /* s's read failed: narrow every failure to its block, zero the bad blocks
  * in the buffer and note them; the rest is read.  UINT64_MAX, or the
- * sector (absolute) where too many bad ranges stop the copy. */
+ * sector (absolute) that stops the copy: too many bad ranges, or an error
+ * that is not the medium's (*err). */
 static uint64_t rescue_read(struct stage *st, struct slot *s, int *err)
 {
 	struct rescue *x = of(st);
@@ -85,20 +95,21 @@ static uint64_t rescue_read(struct stage *st, struct slot *s, int *err)
 		if (once)
 			*err = res.error ? res.error : EIO;
 		once = false;
-		if (at == UINT64_MAX)
-			return UINT64_MAX;
 		/* Bad blocks come in runs: each block after a bad one alone,
 		 * until one reads; then the rest of the chunk, by halves. */
-		do {
+		while (at != UINT64_MAX) {
 			uint64_t n = end - at < step ? end - at : step;
 
-			if (!found(x, s, at, n, *err))
+			if (!media_error(*err) || !found(x, s, at, n, *err))
 				return at;
 			at += n;
-		} while (at < end &&
-			 job_failed_at(j, src, DMIO_READ, mem, first, at + step < end ? at + step : end,
-				       &(struct dmio_result){ 0, at }, err) != UINT64_MAX);
-		if (at + step >= end)
+			if (at >= end)
+				return UINT64_MAX;
+			if (job_failed_at(j, src, DMIO_READ, mem, first, at + step < end ? at + step : end,
+					  &(struct dmio_result){ 0, at }, err) == UINT64_MAX)
+				break;
+		}
+		if (at == UINT64_MAX || at + step >= end)
 			return UINT64_MAX;
 		res = (struct dmio_result){ 0, at + step };
 	}

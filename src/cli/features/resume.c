@@ -210,7 +210,7 @@ int map_open(const struct opts *o, struct region *r, unsigned int n, struct map_
 
 static struct map_state *of(struct stage *st)
 {
-	return (struct map_state *)st;
+	return container_of(st, struct map_state, stage);
 }
 
 /* Destination i failed: what it rewrote below its done prefix since the
@@ -273,6 +273,7 @@ void map_checkpoint(struct map_state *ms, bool final)
 		warnmsg("%s: cannot write the map: %s", j->o->map, strerror(-e));
 		ms->failed = true;
 		j->res->stream_error = true;
+		j->res->map_err = -e;
 	}
 }
 

@@ -212,9 +212,12 @@ static int job_start(struct job *j, struct region *r, unsigned int n, struct fea
 		return err;
 	if (o->map)
 		job_resume(j);
+	/* The pass reads the source from the least resume point: what every
+	 * destination has is all it skips (one further on is no matter). */
 	if (o->hash_mask && j->next) {
-		warnmsg("%s: --hash needs every byte in one pass, but the map says %llu "
-			"sectors were copied before", o->map, (unsigned long long)j->next);
+		warnmsg("%s: --hash needs every byte in one pass, but the map says the first %llu "
+			"sectors were copied to every destination before", o->map,
+			(unsigned long long)j->next);
 		return -EINVAL;
 	}
 	progress_init(o, j->total << DMIO_SECTOR_SHIFT, j->progress << DMIO_SECTOR_SHIFT, r, n);

@@ -103,7 +103,7 @@ int stream_open(struct job *j)
 		return 0;
 	if (stream_is_std(o)) {
 		fd = in ? 0 : 1;
-		if (in ? o->stdin_closed : o->stdout_closed) {
+		if (o->std_closed & 1u << fd) {
 			warnmsg("%s: closed: no %s", stream_name(j), in ? "input" : "output");
 			return -EINVAL;
 		}

@@ -47,6 +47,10 @@ double progress_due(void);
 /* The job is over and every region has its status: the last word. */
 void progress_end(uint64_t done_bytes);
 
+/* --progress=fd:N is none of the job's files (a region's, the input,
+ * output, map or digest log; stdout under --json): 0, or -EINVAL once
+ * said which it is. */
+int progress_fd_apart(const struct opts *o, const struct region *r, unsigned int n);
 void progress_fd_init(const struct opts *o, uint64_t total_bytes, uint64_t done_bytes,
 		      const struct region *r, unsigned int n, double start);
 /* A line when one is due (final: the last, whatever the time). */

@@ -37,6 +37,53 @@ static struct {
 	size_t size, len;
 } s;
 
+/* Whether the file at path, or on fd (path NULL), is the one at e. */
+static bool is(const struct extent *e, const char *path, int fd)
+{
+	struct extent x;
+
+	return !(path ? path_extent(path, &x) : fd_extent(fd, &x)) && extents_same(&x, e);
+}
+
+/* What the progress fd is of the job's files, or NULL: a region's file or
+ * device, read's output, write's input, the map, the digest log, or
+ * standard output while it carries the JSON document. */
+static const char *fd_is(const struct opts *o, const struct extent *e)
+{
+	bool std = stream_is_std(o);
+
+	if (o->shape.output && is(e, std ? NULL : o->output, 1))
+		return std ? "standard output, which carries read's data" : "the output";
+	if (o->shape.input && is(e, std ? NULL : o->input, 0))
+		return "the input";
+	if (o->map && is(e, o->map, -1))
+		return "the map";
+	if (o->hash_log && is(e, o->hash_log, -1))
+		return "the digest log";
+	if (o->json && !(o->shape.output && std) && is(e, NULL, 1))
+		return "standard output, which carries the JSON document";
+	return NULL;
+}
+
+int progress_fd_apart(const struct opts *o, const struct region *r, unsigned int n)
+{
+	struct extent e;
+	const char *what;
+
+	if (!o->progress_json || fd_extent(o->progress_fd, &e) || extent_discards(&e))
+		return 0;
+	for (unsigned int i = 0; i < n; i++)
+		if (extents_same(&r[i].dev.ext, &e)) {
+			warnmsg("--progress: fd %d is %s's %s", o->progress_fd, r[i].text,
+				extent_kind(&e));
+			return -EINVAL;
+		}
+	what = fd_is(o, &e);
+	if (what)
+		warnmsg("--progress: fd %d is %s", o->progress_fd, what);
+	return what ? -EINVAL : 0;
+}
+
 void progress_fd_init(const struct opts *o, uint64_t total_bytes, uint64_t done_bytes,
 		      const struct region *r, unsigned int n, double start)
 {

@@ -2,7 +2,7 @@
 /*
  * The digests in a job's report: a table of each region's digests under
  * the status table, and in JSON each region's "digests" (and "windows",
- * and verify --digest-file's "expected_digests").
+ * and verify --digest-file's "expected_digests" and "differing_windows").
  */
 #include <json-c/json.h>
 #include <libsmartcols.h>
@@ -26,6 +26,7 @@ static json_object *digest_object(const struct hasher *h, unsigned int stream,
 	return o;
 }
 
+/* The windows of stream kept (the first --max-ranges of them). */
 static json_object *windows_array(const struct hasher *h, unsigned int stream)
 {
 	unsigned int nw;
@@ -54,31 +55,27 @@ static json_object *expected_object(const struct digest_entry *e)
 }
 
 /* verify --digest-file: the file's windows that differ, as [sector,
- * count] absolute on r's device, up to --max-ranges. */
-static json_object *bad_windows(const struct opts *o, const struct region *r,
-				const struct hasher *h)
+ * count] absolute on r's device (the first --max-ranges of them), how many
+ * there are, and whether the list is cut. */
+static void bad_windows(json_object *e, const struct region *r)
 {
-	const struct digest_entry *e = r->expected;
+	const struct window_check *c = r->check;
 	json_object *arr = json_object_new_array();
-	unsigned int n = 0;
 
-	for (unsigned int x = 0; x < e->nwindows && n < o->max_ranges; x++) {
-		json_object *run;
+	for (unsigned int x = 0; x < c->nlisted; x++) {
+		json_object *run = json_object_new_array();
 
-		/* Each algorithm has the same windows: the first one's. */
-		if (e->windows[x].alg != e->windows[0].alg ||
-		    !digest_window_differs(e, h, r->digest - 1, x))
-			continue;
-		run = json_object_new_array();
-		json_object_array_add(run, json_object_new_uint64(r->sector + (e->windows[x].offset >>
+		json_object_array_add(run, json_object_new_uint64(r->sector + (c->listed[x].offset >>
 									  DMIO_SECTOR_SHIFT)));
-		json_object_array_add(run, json_object_new_uint64((e->windows[x].length +
+		json_object_array_add(run, json_object_new_uint64((c->listed[x].length +
 								   DMIO_SECTOR_SIZE - 1) >>
 								  DMIO_SECTOR_SHIFT));
 		json_object_array_add(arr, run);
-		n++;
 	}
-	return arr;
+	json_object_object_add(e, "differing_windows", arr);
+	json_object_object_add(e, "differing_windows_total", json_object_new_uint64(c->total));
+	json_object_object_add(e, "differing_windows_truncated",
+			       json_object_new_boolean(c->nlisted < c->total));
 }
 
 void report_digests_json(json_object *regions, const struct opts *o, const struct region *r,
@@ -92,10 +89,17 @@ void report_digests_json(json_object *regions, const struct opts *o, const struc
 		if (!res->hasher || !r[i].digest)
 			continue;
 		json_object_object_add(e, "digests", digest_object(res->hasher, r[i].digest - 1, NULL));
-		if (r[i].expected && r[i].expected->nwindows)
-			json_object_object_add(e, "differing_windows", bad_windows(o, &r[i], res->hasher));
-		if (o->hash_window)
+		if (r[i].check)
+			bad_windows(e, &r[i]);
+		if (o->hash_window) {
+			uint64_t total = hasher_windows_total(res->hasher, r[i].digest - 1);
+			unsigned int kept;
+
+			hasher_windows(res->hasher, r[i].digest - 1, &kept);
 			json_object_object_add(e, "windows", windows_array(res->hasher, r[i].digest - 1));
+			json_object_object_add(e, "windows_total", json_object_new_uint64(total));
+			json_object_object_add(e, "windows_truncated", json_object_new_boolean(kept < total));
+		}
 	}
 }
 

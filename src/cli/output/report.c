@@ -399,6 +399,21 @@ static void table_diffs(FILE *f, const struct region *r, unsigned int n)
 	}
 }
 
+/* --map failed mid-run: what stderr said, "MAP: cannot write the map: WHY". */
+static json_object *json_map_error(const struct opts *o, const struct job_result *res)
+{
+	char *m = NULL, *u;
+	json_object *v;
+
+	if (asprintf(&m, "%s: cannot write the map: %s", o->map, strerror(res->map_err)) < 0)
+		return json_object_new_string("cannot write the map");
+	u = utf8_safe(m);
+	v = json_object_new_string(u ? u : "cannot write the map");
+	free(u);
+	free(m);
+	return v;
+}
+
 static void json_print(FILE *f, json_object *doc)
 {
 	fprintf(f, "%s\n", json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
@@ -462,6 +477,8 @@ int report(const struct opts *o, const struct region *r, unsigned int n,
 		/* Microseconds are all the clock is worth; print no more digits. */
 		snprintf(secs, sizeof(secs), "%.6f", res->seconds);
 		json_object_object_add(doc, "seconds", json_object_new_double_s(res->seconds, secs));
+		if (res->map_err)
+			json_object_object_add(doc, "map_error", json_map_error(o, res));
 		regions = json_rows(rows, n, status_json, NCOLS(status_json));
 		report_digests_json(regions, o, r, n, res);
 		if (full_verify)
@@ -473,6 +490,10 @@ int report(const struct opts *o, const struct region *r, unsigned int n,
 		report_digests_table(f, r, n, res);
 		if (o->op != OP_READ && !o->dry_run)
 			fprintf(f, "error bits: 0x%lx\n", bits);
+		if (res->map_err) {
+			put_safe(f, o->map);
+			fprintf(f, ": cannot write the map: %s\n", strerror(res->map_err));
+		}
 		if (full_verify)
 			table_diffs(f, r, n);
 		if (o->verbose && !o->dry_run && res->stats.engine)

@@ -50,6 +50,7 @@ struct job_result {
 	enum stop stop;		/* the first reason */
 	bool read_error;	/* the source failed */
 	bool stream_error;	/* the input, the output or the map failed */
+	int map_err;		/* --map: why it could not be written (an errno), or 0 */
 	int signal;		/* a stop signal came */
 	uint64_t bytes;
 	/* Over every region: read (source, and destinations compared), written

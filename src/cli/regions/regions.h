@@ -158,6 +158,8 @@ bool extents_overlap(const struct extent *a, uint64_t astart, uint64_t alen,
 /* a and b are the same local file or device; what it is, in a word. */
 bool extents_same(const struct extent *a, const struct extent *b);
 const char *extent_kind(const struct extent *e);
+/* e is /dev/null: what is written there overwrites nothing. */
+bool extent_discards(const struct extent *e);
 /* d is a partition of a disk that e is (both block devices). */
 bool dev_partition_of(const struct dev *d, const struct dev *e);
 /* d or a partition of it is mounted: 0 no (or not a block device), 1
@@ -212,6 +214,7 @@ enum status {
 };
 
 struct digest_entry;
+struct window_check;
 
 struct region {
 	const char *text;	/* the spec as given; a URI's password REDACTED */
@@ -235,6 +238,7 @@ struct region {
 	 * verify --digest-file expected of them (features/digestfile.c). */
 	unsigned int digest;	/* its stream + 1, or 0: none (not hashed, or not all of it) */
 	const struct digest_entry *expected;
+	struct window_check *check; /* and how its windows compare, where it has some */
 	struct diffs diffs;	/* verify (without --first): what differs */
 	struct bad_list bad;	/* a copy's source: its bad sectors */
 };

@@ -146,6 +146,13 @@ bool extents_same(const struct extent *a, const struct extent *b)
 	       a->dev == b->dev && a->ino == b->ino;
 }
 
+bool extent_discards(const struct extent *e)
+{
+	struct extent null;
+
+	return !path_extent("/dev/null", &null) && extents_same(&null, e);
+}
+
 const char *extent_kind(const struct extent *e)
 {
 	return e->is_blk ? "device" : "file";
