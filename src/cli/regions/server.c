@@ -144,9 +144,11 @@ static int server_socket(struct server *s, char *why, size_t len)
 
 	snprintf(s->dir, sizeof(s->dir), "%s/dmio-XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(s->dir)) {
-		snprintf(why, len, "cannot make a directory %s: %s", s->dir, strerror(errno));
+		int e = errno;
+
+		snprintf(why, len, "cannot make a directory %s: %s", s->dir, strerror(e));
 		*s->dir = 0;
-		return -errno;
+		return -e;
 	}
 	if ((size_t)snprintf(a.sun_path, sizeof(a.sun_path), "%s/nbd.sock", s->dir) >=
 	    sizeof(a.sun_path)) {
@@ -233,7 +235,7 @@ out:
 	}
 	free(env);
 	if (e && !*why)
-		snprintf(why, len, "cannot start it: %s", strerror(e));
+		snprintf(why, len, "%s", strerror(e));
 	return -e;
 }
 
