@@ -179,7 +179,8 @@ int dmio_submit(const struct dmio_request *req, unsigned int num_regions,
  */
 struct dmio_nbd_params {
 	unsigned int size;		/* sizeof(struct dmio_nbd_params); 0 is refused */
-	unsigned int connections;	/* 0: 4; more than 1 where the server allows multi-conn;
+	unsigned int connections;	/* 0: 4; more than 1 where the server allows multi-conn
+					 * (and takes that many clients);
 					 * at most DMIO_NBD_MAX_CONNECTIONS */
 	const char *tls_psk_file;	/* NULL, or TLS with the PSK in this file */
 	const char *tls_certificates;	/* NULL, or TLS with the X.509 files in this directory */
