@@ -179,10 +179,16 @@ int dmio_submit(const struct dmio_request *req, unsigned int num_regions,
  */
 struct dmio_nbd_params {
 	unsigned int size;		/* sizeof(struct dmio_nbd_params); 0 is refused */
-	unsigned int connections;	/* 0: 4; more than 1 where the server allows multi-conn;
+	unsigned int connections;	/* 0: 4; more than 1 where the server allows multi-conn
+					 * (and takes that many clients);
 					 * at most DMIO_NBD_MAX_CONNECTIONS */
 	const char *tls_psk_file;	/* NULL, or TLS with the PSK in this file */
 	const char *tls_certificates;	/* NULL, or TLS with the X.509 files in this directory */
+	/* Beyond the first size (a caller built with an older dmio.h passes a
+	 * size that leaves it out: 0): */
+	int cancel_fd;			/* > 0: dmio_nbd_open() fails with -EINTR once this fd
+					 * is readable (an eventfd a signal handler writes);
+					 * 0 or less: none */
 };
 
 #define DMIO_NBD_MAX_CONNECTIONS 16
@@ -203,7 +209,8 @@ struct dmio_nbd_info {
 	unsigned int flags;		/* DMIO_NBD_* */
 };
 
-/* Connect: the handle, or -errno (and dmio_nbd_error() says why). */
+/* Connect: the handle, or -errno (and dmio_nbd_error() says why);
+ * -EINTR when params->cancel_fd became readable first. */
 int dmio_nbd_open(const char *uri, const struct dmio_nbd_params *params);
 int dmio_nbd_info(int handle, struct dmio_nbd_info *info);
 /* The run of data or of hole that byte offset is in, as the server's

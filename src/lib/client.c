@@ -16,6 +16,8 @@
 
 #include "dmio-internal.h"
 
+static __thread struct dmio_client *self; /* this thread's client, if any */
+
 /*
  * The thread sleeps in one place, the engine's wait(), which returns when
  * wake_fd is written or I/O completes.  It says so first (client_sleep()),
@@ -28,6 +30,7 @@ static void *completion_thread(void *arg)
 	struct dmio_client *c = arg;
 	bool stop;
 
+	self = c;
 	for (;;) {
 		core_run(c);
 		pthread_mutex_lock(&c->lock);
@@ -76,6 +79,11 @@ static void client_wake(struct dmio_client *c)
 bool client_on_thread(struct dmio_client *c)
 {
 	return pthread_equal(pthread_self(), c->thread);
+}
+
+struct dmio_client *client_self(void)
+{
+	return self;
 }
 
 void client_enqueue(struct dmio_client *c, struct dmio_io *io)

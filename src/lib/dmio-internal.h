@@ -46,6 +46,7 @@ void dp_zero(struct dpages *dp, size_t n);
 
 struct dmio_nbd;
 struct nbd_conn;
+struct nbd_query;
 
 struct dmio_engine_ops;
 
@@ -221,9 +222,12 @@ struct dmio_client {
 	struct nbd_conn **nbd_conns; /* connections with commands in flight */
 	unsigned int nbd_nconns;
 	struct dmio_piece *nbd_done; /* NBD pieces completed, to finish */
+	struct nbd_query *nbd_replied; /* NBD block status answered, to finish */
 };
 
 bool client_on_thread(struct dmio_client *c);
+/* The client whose completion thread this is, or NULL. */
+struct dmio_client *client_self(void);
 /* Completion thread: sleep until wake_fd is written. */
 void client_wait(struct dmio_client *c);
 /* Completion thread: the engine's wait(), unless work came in; enqueue()
@@ -247,11 +251,14 @@ struct dmio_nbd *nbd_find(int fd);
 int nbd_check(struct dmio_nbd *t, int rw, uint64_t pos, uint64_t end);
 /* The largest piece of rw on t. */
 uint64_t nbd_max_piece(struct dmio_nbd *t, int rw, uint64_t max_io);
-/* Sleep until the wake-up eventfd, the engine's completions or a busy
- * connection's socket needs it; let libnbd read and write; what it
- * completed is on c->nbd_done. */
+/* Sleep until the wake-up eventfd, the engine's completions, a busy
+ * connection's socket or a block status query on its export needs it; let
+ * libnbd read and write; what it completed is on c->nbd_done and
+ * c->nbd_replied. */
 void nbd_wait(struct dmio_client *c);
-/* Let go of the connections with nothing in flight. */
+/* Send the block status queries waiting for c's connections; let go of
+ * the connections with nothing in flight; then wake the callers of the
+ * queries answered. */
 void nbd_tidy(struct dmio_client *c);
 void nbd_client_exit(struct dmio_client *c);
 

@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * NBD exports, through libnbd.  dmio_nbd_open() connects (several
- * connections where the server allows multi-conn) and registers the export
- * under a handle, a file descriptor of its own that regions name.  The
- * client's completion thread sends the pieces of NBD regions with libnbd's
- * asynchronous calls, round robin over the connections it owns (below),
- * and, while any are in flight, sleeps in poll() on their sockets beside
- * its wake-up eventfd and its engine's completions (nbd_wait()); libnbd's
- * completion callbacks only put the piece on c->nbd_done, which core_run()
- * finishes.
+ * connections where the server allows multi-conn and takes that many
+ * clients) and registers the export under a handle, a file descriptor of
+ * its own that regions name.  The client's completion thread sends the
+ * pieces of NBD regions with libnbd's asynchronous calls, round robin over
+ * the connections it owns (below), and, while any are in flight, sleeps in
+ * poll() on their sockets beside its wake-up eventfd and its engine's
+ * completions (nbd_wait()); libnbd's completion callbacks only put the
+ * piece on c->nbd_done, which core_run() finishes.  Block status
+ * (dmio_nbd_extent()) goes on those connections too, never on one more: a
+ * server may take one client only and queue the next until the first
+ * leaves, as qemu-nbd does by default.
  */
 #include <errno.h>
 #include <libnbd.h>
@@ -17,19 +20,30 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dmio-internal.h"
 
 #define DEFAULT_CONNECTIONS 4 /* as nbdcopy */
 #define ZERO_PIECE_MAX (1u << 30) /* a zero or trim request, at most (32-bit lengths) */
+/* The connections after the first have as long as the first took, this
+ * many times over, and at least MORE_CONNECT_MS: a server may allow
+ * multi-conn and yet take fewer clients than asked for, refusing the rest
+ * or leaving them waiting (qemu-nbd --shared=N queues them); dmio goes on
+ * with those it took. */
+#define MORE_CONNECT_TIMES 10
+#define MORE_CONNECT_MS 1000
 
 /*
  * One connection is driven by one completion thread at a time, its
  * owner's: two threads that poll and notify one libnbd handle can leave a
  * command unsent.  A client owns a connection while it has commands in
- * flight on it, and lets it go (nbd_tidy()) when it has none.
+ * flight on it, and lets it go (nbd_tidy()) when it has none.  A client
+ * takes a connection under its claim lock, which dmio_nbd_extent() holds
+ * while it drives a connection that nobody owns (query_run()).
  */
 struct nbd_conn {
 	struct dmio_nbd *t;
@@ -37,16 +51,33 @@ struct nbd_conn {
 	int fd;
 	struct dmio_client *owner;	/* atomic; NULL: none */
 	unsigned int inflight;		/* commands in flight; atomic */
+	pthread_mutex_t claim;
+};
+
+struct extent_walk {
+	uint64_t at, end;
+	int hole;
+};
+
+/* A dmio_nbd_extent() call's block status request, on its stack. */
+struct nbd_query {
+	struct nbd_query *next;
+	struct extent_walk w;
+	uint64_t len;
+	struct nbd_conn *conn;		/* where a completion thread sent it */
+	int err;
+	bool taken, done;		/* under the export's query_lock */
 };
 
 struct dmio_nbd {
 	struct dmio_nbd *next;		/* the registry */
 	int handle;
 	struct dmio_nbd_info info;
-	struct dmio_nbd_params params;
-	char *uri;
-	struct nbd_handle *query;	/* block status, on a connection of its own */
-	pthread_mutex_t query_lock;
+	pthread_mutex_t query_lock;	/* protects queries and each one's taken and done */
+	pthread_cond_t query_cond;	/* a query done, or a connection let go */
+	struct nbd_query *queries;	/* waiting for a completion thread to send them */
+	unsigned int npending;		/* how many; atomic */
+	int query_fd;			/* eventfd: a query waits; the owners poll it */
 	unsigned int rr;		/* the next connection to try; atomic */
 	struct nbd_conn conn[];
 };
@@ -82,8 +113,18 @@ static int tls_username(struct nbd_handle *h)
 	return nbd_set_tls_username(h, pw.pw_name);
 }
 
-static struct nbd_handle *connect_one(const char *uri, const struct dmio_nbd_params *p,
-				      int *err)
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A handle for uri with p's settings, its handshake begun; NULL, *err and
+ * error_text when it cannot be. */
+static struct nbd_handle *connect_start(const char *uri, const struct dmio_nbd_params *p,
+					int *err)
 {
 	struct nbd_handle *h = nbd_create();
 
@@ -94,13 +135,103 @@ static struct nbd_handle *connect_one(const char *uri, const struct dmio_nbd_par
 	    /* not clearing every read buffer first: piece_error()
 	     * clears the part of a read that failed */
 	    nbd_set_pread_initialize(h, false) ||
-	    nbd_connect_uri(h, uri)) {
+	    nbd_aio_connect_uri(h, uri)) {
 		*err = nbd_failed();
 		if (h)
 			nbd_close(h);
 		return NULL;
 	}
 	return h;
+}
+
+/*
+ * Drive the handshakes of h[0..n) (NULL entries are skipped) in this
+ * thread, polling cancel_fd (when > 0) beside them, until each is
+ * connected or failed, or deadline (now_ms(); -1: none) comes: a handle
+ * that failed or is not connected then is closed and set NULL, and the
+ * first failure is in *err and error_text (when err is not NULL).  0; or
+ * -EINTR once cancel_fd is readable, -EBADF if it is no fd, or poll()'s
+ * error, every handle closed.  libnbd's own wait (nbd_connect_uri()) goes
+ * on through signals: a caller's signal handler ends this one by writing
+ * cancel_fd.
+ */
+static int connect_wait(struct nbd_handle **h, unsigned int n, int64_t deadline, int cancel_fd,
+			int *err)
+{
+	struct pollfd fds[1 + DMIO_NBD_MAX_CONNECTIONS];
+	unsigned int which[1 + DMIO_NBD_MAX_CONNECTIONS];
+	int r = 0;
+
+	for (;;) {
+		unsigned int k = 1;
+		int timeout = -1;
+
+		fds[0] = (struct pollfd){ cancel_fd > 0 ? cancel_fd : -1, POLLIN, 0 };
+		for (unsigned int i = 0; i < n; i++) {
+			unsigned int dir;
+
+			if (!h[i] || !nbd_aio_is_connecting(h[i])) {
+				if (h[i] && nbd_aio_is_ready(h[i]) <= 0) {
+					if (err && !*err) {
+						snprintf(error_text, sizeof(error_text),
+							 "the connection ended in the handshake");
+						*err = -ECONNRESET;
+					}
+					nbd_close(h[i]);
+					h[i] = NULL;
+				}
+				continue;
+			}
+			dir = nbd_aio_get_direction(h[i]);
+			which[k] = i;
+			fds[k++] = (struct pollfd){
+				nbd_aio_get_fd(h[i]),
+				(short)((dir & LIBNBD_AIO_DIRECTION_READ ? POLLIN : 0) |
+					(dir & LIBNBD_AIO_DIRECTION_WRITE ? POLLOUT : 0)),
+				0
+			};
+		}
+		if (k == 1)
+			return 0;
+		if (deadline >= 0) {
+			int64_t left = deadline - now_ms();
+
+			if (left <= 0)
+				break;
+			timeout = left < INT32_MAX ? (int)left : INT32_MAX;
+		}
+		if (poll(fds, k, timeout) < 0 && errno != EINTR) {
+			r = -errno;
+			break;
+		}
+		if (fds[0].revents) {
+			r = fds[0].revents & POLLNVAL ? -EBADF : -EINTR;
+			break;
+		}
+		for (unsigned int j = 1; j < k; j++) {
+			unsigned int i = which[j];
+			int e = 0;
+
+			if (fds[j].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL))
+				e = nbd_aio_notify_read(h[i]);
+			else if (fds[j].revents & POLLOUT)
+				e = nbd_aio_notify_write(h[i]);
+			if (e == -1) {
+				if (err && !*err)
+					*err = nbd_failed();
+				nbd_close(h[i]);
+				h[i] = NULL;
+			}
+		}
+	}
+	/* Cancelled, or the time is up: what is not connected goes (all,
+	 * when cancelled). */
+	for (unsigned int i = 0; i < n; i++)
+		if (h[i] && (r || nbd_aio_is_ready(h[i]) <= 0)) {
+			nbd_close(h[i]);
+			h[i] = NULL;
+		}
+	return r;
 }
 
 /* What the server says of the export, on its first connection. */
@@ -127,24 +258,54 @@ static void describe(struct dmio_nbd *t, struct nbd_handle *h)
 
 static void free_target(struct dmio_nbd *t)
 {
-	for (unsigned int i = 0; i < t->info.connections; i++)
+	for (unsigned int i = 0; i < t->info.connections; i++) {
 		if (t->conn[i].h)
 			nbd_close(t->conn[i].h);
-	if (t->query)
-		nbd_close(t->query);
+		pthread_mutex_destroy(&t->conn[i].claim);
+	}
 	if (t->handle >= 0)
 		close(t->handle);
-	free(t->uri);
+	if (t->query_fd >= 0)
+		close(t->query_fd);
+	pthread_cond_destroy(&t->query_cond);
+	pthread_mutex_destroy(&t->query_lock);
 	free(t);
+}
+
+/* Connect h[1..n) to uri beside h[0], all at once; keep those connected
+ * within MORE_CONNECT_TIMES the time h[0] took (since start), at least
+ * MORE_CONNECT_MS, packed after h[0]: how many h[] holds then.  Or
+ * connect_wait()'s error (cancelled), h[0] closed too. */
+static int connect_more(const char *uri, const struct dmio_nbd_params *p, struct nbd_handle **h,
+			unsigned int n, int64_t start)
+{
+	int64_t wait = (now_ms() - start) * MORE_CONNECT_TIMES;
+	unsigned int k = 1;
+	int ignored = 0, r;
+
+	for (unsigned int i = 1; i < n; i++)
+		h[i] = connect_start(uri, p, &ignored);
+	r = connect_wait(h + 1, n - 1, now_ms() + (wait > MORE_CONNECT_MS ? wait : MORE_CONNECT_MS),
+			 p->cancel_fd, NULL);
+	if (r) {
+		nbd_close(h[0]);
+		return r;
+	}
+	/* Those that failed said why in error_text: the first worked. */
+	error_text[0] = 0;
+	for (unsigned int i = 1; i < n; i++)
+		if (h[i])
+			h[k++] = h[i];
+	return (int)k;
 }
 
 int dmio_nbd_open(const char *uri, const struct dmio_nbd_params *params)
 {
 	struct dmio_nbd_params p = { .size = sizeof(p) };
-	struct nbd_handle *first;
+	struct nbd_handle *h[DMIO_NBD_MAX_CONNECTIONS] = { NULL };
 	struct dmio_nbd *t;
-	unsigned int n;
-	int err = 0;
+	int64_t start = now_ms();
+	int n, err = 0;
 
 	error_text[0] = 0;
 	if (!uri || (params && !params->size))
@@ -153,38 +314,42 @@ int dmio_nbd_open(const char *uri, const struct dmio_nbd_params *params)
 		memcpy(&p, params, params->size < sizeof(p) ? params->size : sizeof(p));
 	if (p.connections > DMIO_NBD_MAX_CONNECTIONS)
 		return -EINVAL;
-	first = connect_one(uri, &p, &err);
-	if (!first)
+	h[0] = connect_start(uri, &p, &err);
+	if (h[0]) {
+		int r = connect_wait(h, 1, -1, p.cancel_fd, &err);
+
+		err = r ? r : err;
+	}
+	if (!h[0])
 		return err;
-	n = p.connections ? p.connections : DEFAULT_CONNECTIONS;
-	if (nbd_can_multi_conn(first) <= 0)
+	n = p.connections ? (int)p.connections : DEFAULT_CONNECTIONS;
+	if (nbd_can_multi_conn(h[0]) <= 0)
 		n = 1;
-	t = calloc(1, sizeof(*t) + n * sizeof(t->conn[0]));
+	if (n > 1)
+		n = connect_more(uri, &p, h, (unsigned int)n, start);
+	if (n < 0)
+		return n;
+	t = calloc(1, sizeof(*t) + (unsigned int)n * sizeof(t->conn[0]));
 	if (!t) {
-		nbd_close(first);
+		for (int i = 0; i < n; i++)
+			nbd_close(h[i]);
 		return -ENOMEM;
 	}
-	t->handle = -1;
-	t->params = p;
-	t->conn[0].h = first;
-	t->info.connections = n;
-	describe(t, first);
-	t->uri = strdup(uri);
-	t->handle = memfd_create("dmio-nbd", MFD_CLOEXEC);
-	if (!t->uri || t->handle < 0)
-		err = t->uri ? -errno : -ENOMEM;
-	for (unsigned int i = 0; i < n && !err; i++) {
-		t->conn[i].t = t;
-		if (i)
-			t->conn[i].h = connect_one(uri, &p, &err);
-		if (!err)
-			t->conn[i].fd = nbd_aio_get_fd(t->conn[i].h);
+	pthread_mutex_init(&t->query_lock, NULL);
+	pthread_cond_init(&t->query_cond, NULL);
+	t->info.connections = (unsigned int)n;
+	for (int i = 0; i < n; i++) {
+		t->conn[i] = (struct nbd_conn){ .t = t, .h = h[i], .fd = nbd_aio_get_fd(h[i]) };
+		pthread_mutex_init(&t->conn[i].claim, NULL);
 	}
-	if (err) {
+	describe(t, h[0]);
+	t->handle = memfd_create("dmio-nbd", MFD_CLOEXEC);
+	t->query_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (t->handle < 0 || t->query_fd < 0) {
+		err = -errno;
 		free_target(t);
 		return err;
 	}
-	pthread_mutex_init(&t->query_lock, NULL);
 	pthread_mutex_lock(&registry_lock);
 	t->next = registry;
 	registry = t;
@@ -213,11 +378,6 @@ int dmio_nbd_info(int handle, struct dmio_nbd_info *info)
 	return 0;
 }
 
-struct extent_walk {
-	uint64_t at, end;
-	int hole;
-};
-
 static int first_extent(void *user_data, const char *context, uint64_t offset,
 			uint32_t *entries, size_t nr, int *error)
 {
@@ -231,35 +391,122 @@ static int first_extent(void *user_data, const char *context, uint64_t offset,
 	return 0;
 }
 
+/* libnbd's completion callback of a query, on its owner's completion
+ * thread: nbd_tidy() wakes its caller. */
+static int query_done(void *user_data, int *error)
+{
+	struct nbd_query *q = user_data;
+	struct nbd_conn *conn = q->conn;
+	struct dmio_client *c = __atomic_load_n(&conn->owner, __ATOMIC_RELAXED);
+
+	q->err = *error ? -*error : 0;
+	__atomic_sub_fetch(&conn->inflight, 1, __ATOMIC_RELAXED);
+	q->next = c->nbd_replied;
+	c->nbd_replied = q;
+	return 1;
+}
+
+/* A connection of t that no client owns, with its claim lock held so that
+ * none takes it; NULL when each is owned (or being taken).  Under
+ * t->query_lock. */
+static struct nbd_conn *conn_idle(struct dmio_nbd *t)
+{
+	for (unsigned int i = 0; i < t->info.connections; i++) {
+		struct nbd_conn *x = &t->conn[i];
+
+		if (__atomic_load_n(&x->owner, __ATOMIC_SEQ_CST) ||
+		    pthread_mutex_trylock(&x->claim))
+			continue;
+		if (!__atomic_load_n(&x->owner, __ATOMIC_ACQUIRE))
+			return x;
+		pthread_mutex_unlock(&x->claim);
+	}
+	return NULL;
+}
+
+/* Block status of q on x, in this thread, which drives x. */
+static void query_sync(struct nbd_conn *x, struct nbd_query *q)
+{
+	nbd_extent_callback cb = { .callback = first_extent, .user_data = &q->w };
+
+	if (nbd_block_status(x->h, q->len, q->w.at, cb, 0))
+		q->err = nbd_failed();
+}
+
+/*
+ * Run q on t's connections, never on a connection of its own (the server
+ * may take no more clients, and queue it forever).  A connection nobody
+ * owns is driven here, under its claim lock; one a client owns is its
+ * completion thread's to drive: it sends q there (queries_send()), woken
+ * through query_fd, and wakes this thread when the answer came, or when it
+ * let its connection go first (nbd_tidy()): q is run here then.
+ */
+static void query_run(struct dmio_nbd *t, struct nbd_query *q)
+{
+	struct dmio_client *self = client_self();
+	uint64_t one = 1;
+	struct nbd_conn *x;
+
+	/* A completion callback: this thread drives its client's
+	 * connections, and would wait for itself.  libnbd's synchronous call
+	 * there also reads the other replies, which its callbacks put on the
+	 * client's lists. */
+	for (unsigned int i = 0; self && i < t->info.connections; i++)
+		if (__atomic_load_n(&t->conn[i].owner, __ATOMIC_RELAXED) == self) {
+			query_sync(&t->conn[i], q);
+			return;
+		}
+	pthread_mutex_lock(&t->query_lock);
+	q->next = t->queries;
+	t->queries = q;
+	/* Before the owners are looked at: an owner that lets its connection
+	 * go looks at npending after, so one of the two sees the other. */
+	__atomic_add_fetch(&t->npending, 1, __ATOMIC_SEQ_CST);
+	while (!q->done) {
+		if (!q->taken && (x = conn_idle(t))) {
+			struct nbd_query **pp = &t->queries;
+
+			while (*pp != q)
+				pp = &(*pp)->next;
+			*pp = q->next;
+			__atomic_sub_fetch(&t->npending, 1, __ATOMIC_RELAXED);
+			q->taken = true;
+			pthread_mutex_unlock(&t->query_lock);
+			query_sync(x, q);
+			pthread_mutex_unlock(&x->claim);
+			pthread_mutex_lock(&t->query_lock);
+			/* Others that found no connection free look again. */
+			if (t->queries)
+				pthread_cond_broadcast(&t->query_cond);
+			break;
+		}
+		if (!q->taken && write(t->query_fd, &one, sizeof(one)) < 0) {
+			/* Only a full counter fails: readable, then. */
+		}
+		pthread_cond_wait(&t->query_cond, &t->query_lock);
+	}
+	pthread_mutex_unlock(&t->query_lock);
+}
+
 int dmio_nbd_extent(int handle, uint64_t offset, uint64_t *end, int *hole)
 {
 	struct dmio_nbd *t = nbd_find(handle);
-	struct extent_walk w = { offset, 0, 0 };
-	uint64_t len;
-	int err = 0;
+	struct nbd_query q = { .w = { offset, 0, 0 } };
 
+	error_text[0] = 0;
 	if (!t || !end || !hole || offset >= t->info.size)
 		return -EINVAL;
 	*end = t->info.size;
 	*hole = 0;
 	if (!(t->info.flags & DMIO_NBD_EXTENTS))
 		return 0;
-	len = t->info.size - offset < ZERO_PIECE_MAX ? t->info.size - offset : ZERO_PIECE_MAX;
-	/* Not on a connection the completion thread drives: a synchronous
-	 * call there could miss its reply. */
-	pthread_mutex_lock(&t->query_lock);
-	if (!t->query)
-		t->query = connect_one(t->uri, &t->params, &err);
-	if (t->query && nbd_block_status(t->query, len, offset,
-					 (nbd_extent_callback){ .callback = first_extent,
-								.user_data = &w }, 0))
-		err = nbd_failed();
-	pthread_mutex_unlock(&t->query_lock);
-	if (!err && w.end > offset) {
-		*end = w.end < t->info.size ? w.end : t->info.size;
-		*hole = w.hole;
+	q.len = t->info.size - offset < ZERO_PIECE_MAX ? t->info.size - offset : ZERO_PIECE_MAX;
+	query_run(t, &q);
+	if (!q.err && q.w.end > offset) {
+		*end = q.w.end < t->info.size ? q.w.end : t->info.size;
+		*hole = q.w.hole;
 	}
-	return err;
+	return q.err;
 }
 
 int dmio_nbd_close(int handle)
@@ -278,7 +525,6 @@ int dmio_nbd_close(int handle)
 		return -EINVAL;
 	for (unsigned int i = 0; i < t->info.connections; i++)
 		nbd_shutdown(t->conn[i].h, 0);
-	pthread_mutex_destroy(&t->query_lock);
 	free_target(t);
 	return 0;
 }
@@ -319,19 +565,75 @@ static int nbd_done(void *user_data, int *error)
 	return 1; /* the command is retired */
 }
 
+/* Send the queries that wait on conn's export on conn, which c owns. */
+static void queries_send(struct dmio_client *c, struct nbd_conn *conn)
+{
+	struct dmio_nbd *t = conn->t;
+	struct nbd_query *q, *next;
+
+	pthread_mutex_lock(&t->query_lock);
+	q = t->queries;
+	t->queries = NULL;
+	__atomic_store_n(&t->npending, 0, __ATOMIC_RELAXED);
+	for (next = q; next; next = next->next)
+		next->taken = true;
+	pthread_mutex_unlock(&t->query_lock);
+	for (; q; q = next) {
+		next = q->next; /* q may be done, and gone, once it is sent */
+		q->conn = conn;
+		__atomic_add_fetch(&conn->inflight, 1, __ATOMIC_RELAXED);
+		if (nbd_aio_block_status(conn->h, q->len, q->w.at,
+					 (nbd_extent_callback){ .callback = first_extent,
+								.user_data = &q->w },
+					 (nbd_completion_callback){ .callback = query_done,
+								    .user_data = q },
+					 0) == -1) {
+			int e = nbd_get_errno();
+
+			/* Refused: no callback comes. */
+			__atomic_sub_fetch(&conn->inflight, 1, __ATOMIC_RELAXED);
+			q->err = e ? -e : -EIO;
+			q->next = c->nbd_replied;
+			c->nbd_replied = q;
+		}
+	}
+}
+
 void nbd_tidy(struct dmio_client *c)
 {
+	struct nbd_query *q, *next;
 	unsigned int k = 0;
 
 	for (unsigned int i = 0; i < c->nbd_nconns; i++) {
 		struct nbd_conn *conn = c->nbd_conns[i];
 
-		if (__atomic_load_n(&conn->inflight, __ATOMIC_RELAXED))
+		if (__atomic_load_n(&conn->t->npending, __ATOMIC_RELAXED))
+			queries_send(c, conn);
+		if (__atomic_load_n(&conn->inflight, __ATOMIC_RELAXED)) {
 			c->nbd_conns[k++] = conn;
-		else /* let it go, with what its commands did */
-			__atomic_store_n(&conn->owner, NULL, __ATOMIC_RELEASE);
+			continue;
+		}
+		/* Let it go, with what its commands did.  A query that came
+		 * since waits for an owner to send it: say there is none. */
+		__atomic_store_n(&conn->owner, NULL, __ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&conn->t->npending, __ATOMIC_SEQ_CST)) {
+			pthread_mutex_lock(&conn->t->query_lock);
+			pthread_cond_broadcast(&conn->t->query_cond);
+			pthread_mutex_unlock(&conn->t->query_lock);
+		}
 	}
 	c->nbd_nconns = k;
+	/* Last, as a piece's callback comes after this: once woken, a
+	 * caller may close the export. */
+	for (q = c->nbd_replied, c->nbd_replied = NULL; q; q = next) {
+		struct dmio_nbd *t = q->conn->t;
+
+		next = q->next;
+		pthread_mutex_lock(&t->query_lock);
+		q->done = true; /* q may be gone once this is unlocked */
+		pthread_cond_broadcast(&t->query_cond);
+		pthread_mutex_unlock(&t->query_lock);
+	}
 }
 
 /* A connection of t for c: one c owns with room for a command, else one
@@ -351,8 +653,13 @@ static struct nbd_conn *conn_get(struct dmio_client *c, struct dmio_nbd *t, bool
 		*full |= owner == c || (!owner && c->nbd_nconns == NBD_CONNS_MAX);
 		if (owner || c->nbd_nconns == NBD_CONNS_MAX)
 			continue;
-		if (__atomic_compare_exchange_n(&x->owner, &owner, c, false, __ATOMIC_ACQUIRE,
-						__ATOMIC_RELAXED)) {
+		/* Waits while dmio_nbd_extent() drives it: a round trip. */
+		pthread_mutex_lock(&x->claim);
+		owner = __atomic_load_n(&x->owner, __ATOMIC_ACQUIRE);
+		if (!owner)
+			__atomic_store_n(&x->owner, c, __ATOMIC_RELAXED);
+		pthread_mutex_unlock(&x->claim);
+		if (!owner) {
 			c->nbd_conns[c->nbd_nconns++] = x;
 			return x;
 		}
@@ -429,10 +736,10 @@ static int nbd_queue(struct dmio_client *c, struct dmio_piece *p)
 
 void nbd_wait(struct dmio_client *c)
 {
-	struct pollfd fds[2 + NBD_CONNS_MAX];
+	struct pollfd fds[2 + 2 * NBD_CONNS_MAX];
 	int efd = c->ops->event_fd ? c->ops->event_fd(c) : -1;
 	bool read_wake = !c->ops->wake_armed || !c->ops->wake_armed(c);
-	unsigned int n = 0, first;
+	unsigned int n = 0, first, queries;
 	uint64_t count;
 
 	/* The engine's read of wake_fd (uring's) may have completed (taking a
@@ -460,6 +767,11 @@ void nbd_wait(struct dmio_client *c)
 						    (dir & LIBNBD_AIO_DIRECTION_WRITE ? POLLOUT : 0)),
 					    0 };
 	}
+	/* A query on the export of a connection c owns: nbd_tidy() sends
+	 * it.  The same eventfd may be there more than once. */
+	queries = n;
+	for (unsigned int i = 0; i < c->nbd_nconns; i++)
+		fds[n++] = (struct pollfd){ c->nbd_conns[i]->t->query_fd, POLLIN, 0 };
 	if (poll(fds, n, -1) <= 0)
 		return;
 	/* The uring engine may have a read of the eventfd in its ring: it
@@ -467,7 +779,7 @@ void nbd_wait(struct dmio_client *c)
 	if (fds[0].revents & POLLIN && read_wake)
 		while (read(c->wake_fd, &count, sizeof(count)) < 0 && errno == EINTR)
 			;
-	for (unsigned int i = first; i < n; i++) {
+	for (unsigned int i = first; i < queries; i++) {
 		struct nbd_handle *h = c->nbd_conns[i - first]->h;
 
 		if (fds[i].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL))
@@ -475,6 +787,11 @@ void nbd_wait(struct dmio_client *c)
 		if (fds[i].revents & POLLOUT)
 			nbd_aio_notify_write(h);
 	}
+	/* Non-blocking: an earlier read of the same eventfd took its count. */
+	for (unsigned int i = queries; i < n; i++)
+		if (fds[i].revents & POLLIN && read(fds[i].fd, &count, sizeof(count)) < 0) {
+			/* EAGAIN: taken already */
+		}
 	if (c->ops->events)
 		c->ops->events(c);
 }

@@ -22,8 +22,7 @@ images() {
 @test "qcow2 -> raw through [ qemu-nbd ]: the holes are not read, qemu-img compare agrees" {
 	images
 	truncate -s 64M out.raw
-	# --shared=8: dmio opens more than one connection to a source (its
-	# block status has a connection of its own).
+	# --shared=8: qemu-nbd offers multi-conn, and dmio makes 4 connections.
 	run --separate-stderr captive --json copy [ qemu-nbd --shared=8 -f qcow2 img.qcow2 ] out.raw
 	assert_success
 	[ "$(json '.regions[0].region')" = "[ qemu-nbd --shared=8 -f qcow2 img.qcow2 ]" ]
@@ -34,6 +33,17 @@ images() {
 	gone $(captive_pids <<<"$stderr")
 	# Its socket and directory are gone with it.
 	[ -z "$(find "$T" -mindepth 1 -name 'dmio-*')" ]
+}
+
+@test "a plain [ qemu-nbd -f qcow2 FILE ] source, one client at a time, as nbdcopy's users give it" {
+	images
+	truncate -s 64M out.raw
+	run --separate-stderr captive --json copy [ qemu-nbd -f qcow2 img.qcow2 ] out.raw
+	assert_success
+	[ "$(json .bytes_read)" = $((12 << 20)) ]
+	qemu-img compare -q -f raw -F qcow2 out.raw img.qcow2
+	run -0 captive verify [ qemu-nbd -r -f qcow2 img.qcow2 ] out.raw
+	gone $(captive_pids <<<"$output")
 }
 
 @test "raw -> a new qcow2 through a plain [ qemu-nbd -f qcow2 FILE ]: only the data is allocated" {

@@ -5,12 +5,17 @@
  * write fails ($DMIO_TEST_NBD_WFAIL), a read-only one ($DMIO_TEST_NBD_RO),
  * one with a 4096-byte minimum block ($DMIO_TEST_NBD_4K) and one that
  * cannot zero and allows one connection ($DMIO_TEST_NBD_PLAIN), one whose
- * reads take a second ($DMIO_TEST_NBD_SLOW).  A local
+ * reads take a second ($DMIO_TEST_NBD_SLOW), one that allows multi-conn but
+ * takes one client at a time ($DMIO_TEST_NBD_ONE).  A local
  * file and an export in the same call, with each buffer type, sync and
  * async; the engine comes from $DMIO_ENGINE.
  */
 #include <pthread.h>
+#include <stddef.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include "unit.h"
 
@@ -336,6 +341,194 @@ static void test_idle(void)
 	dmio_nbd_close(h);
 }
 
+struct extent_cb {
+	int h, err, hole;
+	uint64_t end;
+	struct unit_done d;
+};
+
+/* A completion callback that asks for block status. */
+static void extent_notify(unsigned long error, void *context)
+{
+	struct extent_cb *e = context;
+
+	e->err = dmio_nbd_extent(e->h, 0, &e->end, &e->hole);
+	unit_notify(error, &e->d);
+}
+
+/* Block status on a connection a client drives: sent there, beside a
+ * read the server holds for a second, and answered before it; and asked
+ * for by a completion callback of that client (its thread drives the
+ * connection), beside a read too. */
+static void test_extent_busy(void)
+{
+	int h = nbd("DMIO_TEST_NBD_SLOW", 1), hole = -1;
+	/* A depth of 4: the sync engine's 1 would hold the write back. */
+	struct dmio_client *c = dmio_client_create(getenv("DMIO_ENGINE"), 4, 0);
+	struct tbuf *b = tbuf_new(BUF_VM, 4096, 0, 0);
+	struct dmio_region w = { h, 0, 8 }, w2 = { h, 64, 8 };
+	struct unit_done d = UNIT_DONE_INIT, d2 = UNIT_DONE_INIT;
+	struct extent_cb e = { .h = h, .err = 1, .d = UNIT_DONE_INIT };
+	struct dmio_request r = tbuf_request(b, DMIO_READ), wr = tbuf_request(b, DMIO_WRITE);
+	uint64_t end = 0;
+	double t;
+
+	alarm(60); /* a hang fails the test */
+	r.client = wr.client = c;
+	r.fn = unit_notify;
+	r.context = &d;
+	CHECK(dmio_submit(&r, 1, &w, NULL) == 0, "read");
+	usleep(200000); /* the read in flight on the one connection */
+	t = unit_now();
+	CHECK(dmio_nbd_extent(h, 0, &end, &hole) == 0 && end > 0, "extent: end %llu",
+	      (unsigned long long)end);
+	t = unit_now() - t;
+	CHECK(t < 0.5, "block status took %.2f s beside a read of a second", t);
+	CHECK(!unit_wait(&d), "the read: %lx", d.error);
+	/* The write completes while the read waits. */
+	r.context = &d2;
+	wr.fn = extent_notify;
+	wr.context = &e;
+	CHECK(dmio_submit(&r, 1, &w, NULL) == 0, "read");
+	usleep(200000);
+	CHECK(dmio_submit(&wr, 1, &w2, NULL) == 0, "write");
+	CHECK(!unit_wait(&e.d) && e.err == 0 && e.end > 0, "from a callback: %d, end %llu",
+	      e.err, (unsigned long long)e.end);
+	CHECK(!unit_wait(&d2), "the read: %lx", d2.error);
+	alarm(0);
+	dmio_client_destroy(c);
+	tbuf_free(b);
+	dmio_nbd_close(h);
+}
+
+struct prober {
+	int h;
+	unsigned int calls;
+	int err;
+	const struct worker *w; /* until these are done */
+	unsigned int nw;
+};
+
+/* Block status of the half that nobody writes, in a loop: a hole to the
+ * end. */
+static void *prober(void *arg)
+{
+	struct prober *p = arg;
+	bool busy = true;
+
+	while (busy && !p->err) {
+		uint64_t end = 0;
+		int hole = -1;
+
+		p->err = dmio_nbd_extent(p->h, 8 * LEN + (p->calls % 8) * 4096, &end, &hole);
+		if (!p->err && (!hole || end != 16u << 20))
+			p->err = -EILSEQ;
+		p->calls++;
+		busy = false;
+		for (unsigned int i = 0; i < p->nw; i++)
+			busy |= !__atomic_load_n(&p->w[i].done, __ATOMIC_ACQUIRE);
+	}
+	return NULL;
+}
+
+/* A server that allows multi-conn but takes one client at a time (nbdkit's
+ * limit filter refuses the next): one connection, and block status on it
+ * from two threads, while two others write and read back through the same
+ * connection, idle or busy; never a connection more, which the server
+ * would refuse. */
+static void test_one_client(void)
+{
+	int h = nbd("DMIO_TEST_NBD_ONE", 4), hole = -1;
+	struct dmio_region all = { h, 0, (16u << 20) / S };
+	struct dmio_nbd_info info;
+	struct worker w[2];
+	struct prober pr[2];
+	pthread_t t[4];
+	uint64_t end = 0;
+	unsigned long bits;
+
+	CHECK(dmio_nbd_info(h, &info) == 0 && info.connections == 1 &&
+	      info.flags & DMIO_NBD_CAN_MULTI_CONN,
+	      "%u connections, flags %#x", info.connections, info.flags);
+	CHECK(call((struct dmio_request){ .rw = DMIO_DISCARD }, false, 1, &all, &bits) == 0,
+	      "trim");
+	CHECK(dmio_nbd_extent(h, 0, &end, &hole) == 0 && hole && end == 16u << 20,
+	      "idle: a hole to %llu? %d", (unsigned long long)end, hole);
+	for (unsigned int i = 0; i < 2; i++) {
+		w[i] = (struct worker){ h, i, 0, false };
+		pr[i] = (struct prober){ h, 0, 0, w, 2 };
+	}
+	for (unsigned int i = 0; i < 2; i++) {
+		pthread_create(&t[i], NULL, worker, &w[i]);
+		pthread_create(&t[2 + i], NULL, prober, &pr[i]);
+	}
+	for (unsigned int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	for (unsigned int i = 0; i < 2; i++) {
+		CHECK(!w[i].err, "writer %u: %s", i, strerror(-w[i].err));
+		CHECK(!pr[i].err && pr[i].calls > 0, "prober %u: %s after %u calls", i,
+		      strerror(-pr[i].err), pr[i].calls);
+	}
+	CHECK(dmio_nbd_extent(h, 0, &end, &hole) == 0 && !hole && end >= 2 * LEN - 65536,
+	      "data to %llu? %d", (unsigned long long)end, hole);
+	dmio_nbd_close(h);
+}
+
+static void *write_later(void *arg)
+{
+	uint64_t one = 1;
+
+	usleep(200000);
+	if (write(*(int *)arg, &one, sizeof(one)) < 0)
+		perror("eventfd");
+	return NULL;
+}
+
+/* A server that never answers the handshake (a socket that listens and
+ * never accepts): dmio_nbd_open() waits until cancel_fd is readable, then
+ * fails with EINTR; at once when it is already; not when the caller's
+ * size leaves cancel_fd out. */
+static void test_cancel(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct dmio_nbd_params p = { .size = sizeof(p) };
+	const char *path = tmp_path("mute.sock");
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), h, r;
+	char uri[sizeof(sa.sun_path) + 32];
+	pthread_t writer;
+	double t;
+
+	REQUIRE(strlen(path) < sizeof(sa.sun_path), "%s: too long for a socket", path);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	unlink(sa.sun_path);
+	r = s < 0 || bind(s, (struct sockaddr *)&sa, sizeof(sa)) || listen(s, 16) ? -errno : 0;
+	REQUIRE(!r, "socket: %s", strerror(-r));
+	snprintf(uri, sizeof(uri), "nbd+unix:///?socket=%s", sa.sun_path);
+	alarm(60); /* a hang fails the test */
+	p.cancel_fd = eventfd(0, EFD_CLOEXEC);
+	pthread_create(&writer, NULL, write_later, &p.cancel_fd);
+	t = unit_now();
+	h = dmio_nbd_open(uri, &p);
+	t = unit_now() - t;
+	pthread_join(writer, NULL);
+	CHECK(h == -EINTR && t > 0.1 && t < 5, "%d after %.2f s", h, t);
+	t = unit_now();
+	CHECK(dmio_nbd_open(uri, &p) == -EINTR && unit_now() - t < 1, "readable already");
+	/* A caller built before cancel_fd: not looked at. */
+	p.size = offsetof(struct dmio_nbd_params, cancel_fd);
+	h = dmio_nbd_open(unit_env("DMIO_TEST_NBD"), &p);
+	CHECK(h >= 0 && dmio_nbd_close(h) == 0, "an older size: %d", h);
+	close(p.cancel_fd);
+	/* Not the fd just closed: the library's socket takes its number. */
+	p.cancel_fd = 1000;
+	p.size = sizeof(p);
+	CHECK(fcntl(p.cancel_fd, F_GETFD) == -1 && dmio_nbd_open(uri, &p) == -EBADF,
+	      "a cancel_fd that is no fd");
+	close(s);
+	unlink(sa.sun_path);
+	alarm(0);
+}
+
 int main(void)
 {
 	RUN(test_open);
@@ -345,5 +538,8 @@ int main(void)
 	RUN(test_zeroes);
 	RUN(test_threads);
 	RUN(test_idle);
+	RUN(test_extent_busy);
+	RUN(test_one_client);
+	RUN(test_cancel);
 	return unit_done();
 }

@@ -43,6 +43,8 @@ double now_seconds(void);
 void signals_init(void);
 /* The handlers also write to this eventfd (-1: none), to wake the job. */
 void signals_wake(int fd);
+/* An eventfd readable once a stop signal came (-1: none). */
+int signals_stop_fd(void);
 /* The stop signal received, or 0. */
 int signal_stop(void);
 /* Whether a SIGUSR1 came since the last call. */

@@ -40,8 +40,9 @@ static int captive_open(struct dev *dev, const struct spec *spec, const char *pa
 		dev->ext.command = path;
 		return 0;
 	}
-	/* The server's fault, if it is; else what the connect says. */
-	e = server_why(s, why, sizeof(why));
+	/* A stop signal (which ends a connect); the server's fault, if it
+	 * is; else what the connect says. */
+	e = err == -EINTR || signal_stop() ? -EINTR : server_why(s, why, sizeof(why));
 	if (!e)
 		snprintf(why, sizeof(why), "%s", nbd_backend.open_error(path, err));
 	server_stop(s);

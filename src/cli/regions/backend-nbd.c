@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/base.h"
 #include "regions/regions.h"
 
 static __thread char why[512];
@@ -39,6 +40,7 @@ static int nbd_open(struct dev *dev, const struct spec *spec, const char *path,
 		.connections = o->connections,
 		.tls_psk_file = o->tls_psk,
 		.tls_certificates = o->tls_certificates,
+		.cancel_fd = signals_stop_fd(), /* a stop signal ends a connect: -EINTR */
 	};
 	struct dmio_nbd_info info;
 	int h = dmio_nbd_open(uri, &p), err;
