@@ -283,6 +283,7 @@ bench: all
 	$(Q)bench/run $(BENCH_ARGS)
 	$(Q)bench/sparse
 	$(Q)bench/nbd
+	$(Q)bench/captive
 	$(Q)bench/hash
 	$(Q)bench/verify
 	$(Q)bench/rate
@@ -292,11 +293,12 @@ check-bench: all
 	$(Q)BENCH_QUICK=1 bench/run >/dev/null
 	$(Q)BENCH_QUICK=1 bench/sparse >/dev/null
 	$(Q)BENCH_QUICK=1 bench/nbd >/dev/null
+	$(Q)BENCH_QUICK=1 bench/captive >/dev/null
 	$(Q)BENCH_QUICK=1 bench/hash >/dev/null
 	$(Q)BENCH_QUICK=1 bench/verify >/dev/null
 	$(Q)BENCH_QUICK=1 bench/rate >/dev/null
 	$(Q)BENCH_QUICK=1 bench/incremental >/dev/null
-	$(Q)echo "bench/run, bench/sparse, bench/nbd, bench/hash, bench/verify, bench/rate, bench/incremental quick mode: ok"
+	$(Q)echo "bench/run, bench/sparse, bench/nbd, bench/captive, bench/hash, bench/verify, bench/rate, bench/incremental quick mode: ok"
 
 # The manual pages, linted; the options they must cover are checked in Bats.
 check-man:

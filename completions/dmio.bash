@@ -33,7 +33,7 @@ _dmio()
 		--no-direct --input= --output= --map= --keep-going --retries=
 		--no-sparse --target-is-zero
 		--write-changed --discard --first --max-ranges= --connections= --tls-psk=
-		--tls-certificates= --hash= --hash-window= --hash-log= --digest-file=
+		--tls-certificates= --server-timeout= --raw --hash= --hash-window= --hash-log= --digest-file=
 		--rate= --dirty-bitmap= --changed-since= --progress --progress= --json --force
 		--dry-run --no-flush --quiet --verbose --help --version
 		-i -o -n -q -v -h -V"
@@ -95,6 +95,10 @@ _dmio()
 		;;
 	--retries)
 		COMPREPLY=($(compgen -W "0 1 2 3" -- "$cur"))
+		return
+		;;
+	--server-timeout)
+		COMPREPLY=($(compgen -W "10 30 60 300" -- "$cur"))
 		return
 		;;
 	--help | -h | --version | -V)

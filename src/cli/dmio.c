@@ -16,17 +16,14 @@
 #include "jobs/jobs.h"
 #include "output/output.h"
 
-/* The regions args names, each with its role, as o->shape says: NULL
- * when out of memory. */
-static struct region *regions_new(const struct opts *o, const char **args,
-				  unsigned int *np)
+/* The n regions given, each with its role, as o->shape says: NULL when
+ * out of memory. */
+static struct region *regions_new(const struct opts *o, const struct region_arg *a,
+				  unsigned int n)
 {
 	const struct shape *sh = &o->shape;
-	unsigned int n = 0;
 	struct region *r;
 
-	while (args && args[n])
-		n++;
 	if (n < sh->min_regions)
 		errtryhelp("%s: too few regions", op_names[o->op]);
 	if (n > sh->max_regions && sh->max_regions == 1)
@@ -40,11 +37,11 @@ static struct region *regions_new(const struct opts *o, const char **args,
 	/* The source is read; so is every region of a job that writes
 	 * nothing and reads nothing back (info looks at them). */
 	for (unsigned int i = 0; r && i < n; i++) {
-		r[i].text = args[i];
+		r[i].text = a[i].text;
+		r[i].arg = &a[i];
 		r[i].role = (sh->source && !i) || (!sh->writes && !sh->reads_back)
 				    ? ROLE_SOURCE : ROLE_DEST;
 	}
-	*np = n;
 	return r;
 }
 
@@ -157,12 +154,14 @@ static unsigned int std_fds(void)
 int main(int argc, const char **argv)
 {
 	struct opts o = { .chunk = CHUNK_DEFAULT, .depth = DEPTH_DEFAULT };
+	const struct region_arg *a;
 	struct region *r;
 	unsigned int n;
 	int rc;
 
 	o.std_closed = std_fds();
-	r = regions_new(&o, options_parse(argc, argv, &o), &n);
+	a = options_parse(argc, argv, &o, &n);
+	r = regions_new(&o, a, n);
 	if (!r) {
 		warnmsg("out of memory");
 		return refused(EXIT_IOERR);

@@ -16,6 +16,7 @@ setup() {
 	: >"$T/.mounts"
 	: >"$T/.fuse"
 	: >"$T/.servers"
+	: >"$T/.pids"
 	cd "$T"
 }
 
@@ -45,6 +46,8 @@ teardown() {
 	while read -r p; do
 		[ -e "$p" ] && kill "$(cat "$p")" 2>/dev/null || true
 	done <"$T/.servers"
+	while read -r p; do kill -9 "$p" 2>/dev/null || true; done <"$T/.pids"
+	[ ! -e "$T/.made-run-sshd" ] || rmdir /run/sshd 2>/dev/null || true
 	rm -rf "$T"
 	[ -z "$invalid" ] || fail "JSON not valid under doc/dmio-report.schema.json: $invalid"
 }
@@ -339,4 +342,92 @@ gone() {
 gate_open() {
 	flock -u 9
 	exec 9>&-
+}
+
+# ---- captive servers ([ CMD ARGS... ]) ----
+
+# captive ARGS...: dmio with TMPDIR in the test's directory (where it
+# makes its servers' sockets) and -v (each server's PID); captive_pids
+# prints the PIDs that the messages on its stdin say, and puts them in
+# $T/.pids for teardown.
+captive() {
+	local rc=0
+	TMPDIR=$T "$DMIO" -v "$@" || rc=$?
+	return $rc
+}
+
+captive_pids() {
+	sed -n 's/.*: server PID \([0-9]*\) on .*/\1/p' | tee -a "$T/.pids"
+}
+
+# server_pid FILE: the PID of the first server that dmio -v, running
+# with its stderr in FILE, says it started, once it says so (10 s at most).
+server_pid() {
+	local i=0 pid=
+	until pid=$(captive_pids <"$1") && [ -n "$pid" ]; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || fail "no server PID: $(cat "$1")"
+		sleep 0.1
+	done
+	echo "$pid"
+}
+
+# gone PID...: each process has ended (a zombie counts: reaped by no one
+# of ours), within 10 s, or the test fails.
+gone() {
+	local p i
+	for p; do
+		i=0
+		while kill -0 "$p" 2>/dev/null && [ "$(ps -o stat= -p "$p")" != Z ]; do
+			i=$((i + 1))
+			[ $i -lt 100 ] || fail "process $p ($(ps -o args= -p "$p")) is still there"
+			sleep 0.1
+		done
+	done
+}
+
+# free_port: a TCP port on 127.0.0.1 that nothing listens on now.
+free_port() {
+	local p
+	for _ in $(seq 50); do
+		p=$((20000 + RANDOM % 40000))
+		ss -Hltn "sport = :$p" | grep -q . || { echo "$p"; return; }
+	done
+	fail "no free port"
+}
+
+# sshd_start: an sshd of the test's own on 127.0.0.1:$SSH_PORT, with its
+# own host key, config and an authorized key for root ($T/ssh/id, known
+# host in $T/ssh/known_hosts), killed in teardown (by PID).
+sshd_start() {
+	local d=$T/ssh i
+	need_root "sshd"
+	mkdir -m 700 "$d"
+	ssh-keygen -q -t ed25519 -N '' -f "$d/host" -C dmio-test-host
+	ssh-keygen -q -t ed25519 -N '' -f "$d/id" -C dmio-test
+	cp "$d/id.pub" "$d/authorized_keys"
+	[ -d /run/sshd ] || { mkdir -m 755 /run/sshd && touch "$T/.made-run-sshd"; }
+	SSH_PORT=$(free_port)
+	cat >"$d/config" <<-EOC
+		ListenAddress 127.0.0.1
+		Port $SSH_PORT
+		HostKey $d/host
+		AuthorizedKeysFile $d/authorized_keys
+		PidFile $d/sshd.pid
+		PermitRootLogin prohibit-password
+		PasswordAuthentication no
+		KbdInteractiveAuthentication no
+		UsePAM no
+		StrictModes no
+		Subsystem sftp internal-sftp
+	EOC
+	/usr/sbin/sshd -f "$d/config" -E "$d/sshd.log" || fail "sshd did not start: $(cat "$d/sshd.log")"
+	i=0
+	until [ -s "$d/sshd.pid" ] && ss -Hltn "sport = :$SSH_PORT" | grep -q .; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || fail "sshd did not listen: $(cat "$d/sshd.log")"
+		sleep 0.1
+	done
+	cat "$d/sshd.pid" >>"$T/.pids"
+	echo "[127.0.0.1]:$SSH_PORT $(cut -d' ' -f1,2 "$d/host.pub")" >"$d/known_hosts"
 }

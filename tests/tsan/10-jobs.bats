@@ -167,3 +167,31 @@ hash_ok() {
 	# And holds each window against the log's, read on from the file.
 	each_run : hash_ok verify --digest-file=log "$GATE_FILE"
 }
+
+@test "captive servers: a mirror to two, one whose lines are read, one that times out, SIGINT while one starts" {
+	img src 8M
+	truncate -s 8M a.img b.img
+	TMPDIR=$T "$DMIO" --json copy src [ nbdkit file "$T/a.img" ] [ qemu-nbd -f raw "$T/b.img" ] \
+		>out 2>err && rc=0 || rc=$?
+	label=mirror check none
+	cmp src a.img
+	cmp src b.img
+	for cmd in "sh -c 'echo a line >&2; exit 3'" "sleep 600"; do
+		rc=0
+		eval "TMPDIR=\$T \"\$DMIO\" --server-timeout=1 copy src [ $cmd ] >out 2>err" || rc=$?
+		! grep -q ThreadSanitizer err || { cat err >&3; fail "$cmd: ThreadSanitizer reported"; }
+		[ "$rc" = 2 ] || fail "$cmd: exit $rc: $(cat err)"
+	done
+	TMPDIR=$T "$DMIO" -v copy src [ sleep 600 ] >out 2>err &
+	local pid=$! i=0
+	until grep -q "server PID" err; do
+		i=$((i + 1))
+		[ $i -lt 300 ] || fail "no server: $(cat err)"
+		sleep 0.1
+	done
+	kill -INT "$pid"
+	rc=0
+	wait "$pid" || rc=$?
+	! grep -q ThreadSanitizer err || { cat err >&3; fail "SIGINT: ThreadSanitizer reported"; }
+	[ "$rc" = 130 ] || fail "SIGINT: exit $rc: $(cat err)"
+}

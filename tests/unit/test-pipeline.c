@@ -225,7 +225,7 @@ static void region_file(struct region *r, const char *name, uint32_t seed,
 			      .sector = at, .count = SECTORS };
 	close(fd);
 	/* The device as its backend opens it, capabilities and all. */
-	if (file_backend.open(&r->dev, r->path, &(struct opts){ 0 }, OPEN_WRITE))
+	if (file_backend.open(&r->dev, &r->spec, r->path, &(struct opts){ 0 }, OPEN_WRITE))
 		exit(2);
 }
 

@@ -117,10 +117,54 @@ static void test_redact(void)
 	free(m);
 }
 
+/* The command line's regions: "[ CMD ARGS... ]" grouped, with its
+ * ":START[+COUNT]"; "-" and "null:". */
+static void test_groups(void)
+{
+	static const char *const args[] = {
+		"a", "[", "qemu-nbd", "-f", "qcow2", "my disk.qcow2", "]", ":8+8", "[", "x", "it's",
+		"]", "-", "null:", NULL,
+	};
+	static const struct { const char *args[6]; const char *err, *bad; } bad[] = {
+		{ { "a", "[", "x", NULL }, "no ']' after it", "[" },
+		{ { "[", "]", NULL }, "no command between '[' and ']'", "[" },
+		{ { "a", "]", NULL }, "no '[' before it", "]" },
+		{ { "[", "x", "]:8", "]", NULL }, "write ']' and ':START[+COUNT]' as two arguments",
+		  "]:8" },
+	};
+	struct region_arg *a;
+	unsigned int n;
+	const char *b = NULL, *err = spec_group(args, &a, &n, &b);
+	struct spec sp;
+
+	REQUIRE(!err, "%s", err);
+	REQUIRE(n == 5, "%u regions", n);
+	CHECK(!a[0].argv && !strcmp(a[0].text, "a"), "%s", a[0].text);
+	CHECK(!strcmp(a[1].text, "[ qemu-nbd -f qcow2 'my disk.qcow2' ] :8+8"), "%s", a[1].text);
+	CHECK(a[1].argv && !strcmp(a[1].argv[3], "my disk.qcow2") && !a[1].argv[4] &&
+	      !strcmp(a[1].range, ":8+8"), "argv, range");
+	CHECK(!strcmp(a[2].text, "[ x 'it'\\''s' ]") && !a[2].range, "%s", a[2].text);
+	REQUIRE(!spec_captive(a[1].argv, a[1].range, &sp), "the range");
+	CHECK(sp.argv == a[1].argv && sp.start == 8 && sp.count == 8 && sp.has_count, "8+8");
+	CHECK(spec_captive(a[1].argv, ":x", &sp) && !sp.argv, "a bad range");
+	CHECK(!spec_parse(a[3].text, &sp) && sp.stdio && !sp.discard, "-");
+	free(sp.device);
+	CHECK(!spec_parse(a[4].text, &sp) && sp.discard && !sp.stdio, "null:");
+	free(sp.device);
+	region_args_free(a, n);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		b = NULL;
+		err = spec_group(bad[i].args, &a, &n, &b);
+		CHECK(err && !strcmp(err, bad[i].err) && b && !strcmp(b, bad[i].bad), "%zu: %s at %s",
+		      i, err, b);
+	}
+}
+
 int main(void)
 {
 	RUN(test_sizes);
 	RUN(test_specs);
 	RUN(test_redact);
+	RUN(test_groups);
 	return unit_done();
 }

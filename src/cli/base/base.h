@@ -24,6 +24,9 @@
 
 /* "dmio: " fmt, one line on stderr, control bytes shown as \xNN. */
 void warnmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Another program's line (len bytes, no newline) on stderr, as "who: "
+ * line, control bytes shown as \xNN; any thread; not a last_message(). */
+void msgline(const char *who, const char *line, size_t len);
 /* msg to f, control bytes shown as \xNN. */
 void put_safe(FILE *f, const char *msg);
 /* The last message warnmsg() printed, without "dmio: ", or NULL. */

@@ -12,9 +12,10 @@
 
 #include "base/base.h"
 
-void put_safe(FILE *f, const char *msg)
+/* len bytes of msg to f, control bytes shown as \xNN. */
+static void put_safe_n(FILE *f, const char *msg, size_t len)
 {
-	for (; *msg; msg++) {
+	for (; len--; msg++) {
 		unsigned char c = (unsigned char)*msg;
 
 		if (c < 0x20 || c == 0x7f)
@@ -22,6 +23,11 @@ void put_safe(FILE *f, const char *msg)
 		else
 			fputc(c, f);
 	}
+}
+
+void put_safe(FILE *f, const char *msg)
+{
+	put_safe_n(f, msg, strlen(msg));
 }
 
 static char *last;
@@ -35,15 +41,29 @@ void warnmsg(const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vasprintf(&msg, fmt, ap);
 	va_end(ap);
+	/* One line, whole, beside a server's (msgline(), on another thread). */
+	flockfile(stderr);
 	fprintf(stderr, "%s: ", PROG);
 	if (n < 0) {
 		fputs("out of memory\n", stderr);
+		funlockfile(stderr);
 		return;
 	}
 	put_safe(stderr, msg);
 	fputc('\n', stderr);
+	funlockfile(stderr);
 	free(last);
 	last = msg;
+}
+
+void msgline(const char *who, const char *line, size_t len)
+{
+	flockfile(stderr);
+	fputs(who, stderr);
+	fputs(": ", stderr);
+	put_safe_n(stderr, line, len);
+	fputc('\n', stderr);
+	funlockfile(stderr);
 }
 
 const char *last_message(void)

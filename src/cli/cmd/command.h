@@ -22,6 +22,8 @@
 #define RANGES_DEFAULT 1000u		/* verify's differing ranges, and windows, listed per region */
 #define RANGES_MAX 1000000u		/* --max-ranges, at most (16 bytes each) */
 #define RETRIES_MAX 100u		/* --retries: passes over the bad ranges */
+#define SERVER_TIMEOUT_DEFAULT 30u	/* seconds a captive server has to answer */
+#define SERVER_TIMEOUT_MAX 3600u
 
 enum exit_code {
 	EXIT_OK = 0,
@@ -47,7 +49,8 @@ struct shape {
 				 * verify --digest-file, whose regions are all checked) */
 	bool writes;		/* the destinations are written: copy, write, zero */
 	bool reads_back;	/* the destinations are read: verify, copy --write-changed */
-	bool input, output;	/* write's input, read's output */
+	bool input, output;	/* the job's input (write's; a copy's source "-")
+				 * and output (read's; a copy's destination "-") */
 	unsigned int min_regions, max_regions;
 };
 
@@ -74,6 +77,8 @@ struct opts {
 	/* NBD regions: connections per export (0: the library's 4), TLS. */
 	unsigned int connections;
 	const char *tls_psk, *tls_certificates;
+	unsigned int server_timeout; /* seconds a captive server has to answer */
+	bool raw;		/* image files are bytes: not refused */
 	/* Digests (features/hash.h): --hash's algorithms (bit 1 << alg),
 	 * --hash-window (bytes, 0: none), --hash-log, verify --digest-file. */
 	unsigned int hash_mask;
@@ -86,9 +91,12 @@ struct opts {
 	int progress_fd;
 };
 
-/* Parse the command line into *o (options.c): the regions' arguments; a
- * bad one exits 2 with a message. */
-const char **options_parse(int argc, const char **argv, struct opts *o);
+struct region_arg;
+
+/* Parse the command line into *o (options.c): the regions given (*n of
+ * them, until options_free()); a bad one exits 2 with a message. */
+const struct region_arg *options_parse(int argc, const char **argv, struct opts *o,
+				       unsigned int *n);
 void options_free(void);
 /* Say fmt and "Try 'dmio --help'", and exit 2. */
 void errtryhelp(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
@@ -99,7 +107,8 @@ int refused(int rc);
 void refusal_json(bool on, bool to_stderr);
 void refusal_command(const char *cmd);
 
-/* Whether o's stream (write's input, read's output) is stdin or stdout. */
+/* Whether o's stream (its input or output: write's -i, read's -o, a
+ * copy's "-") is stdin or stdout. */
 bool stream_is_std(const struct opts *o);
 
 #endif

@@ -37,7 +37,10 @@ static const char usage_text[] =
 	"PARTUUID=, PARTLABEL=, or an NBD URI (nbd://HOST[:PORT]/EXPORT, nbds://,\n"
 	"nbd+unix:///EXPORT?socket=PATH, nbds+unix://), with :START[+COUNT] after\n"
 	"its path, before any '?'; START and COUNT are 512-byte sectors, or bytes\n"
-	"with a suffix K, M, G, T (KiB, MiB, GiB, TiB).\n"
+	"with a suffix K, M, G, T (KiB, MiB, GiB, TiB).  [ CMD ARGS... ] [:START[+COUNT]]\n"
+	"is an NBD server that dmio runs for the job (socket activation), as in\n"
+	"[ qemu-nbd -f qcow2 disk.qcow2 ].  copy also takes - (stdin as its source,\n"
+	"stdout as a destination) and null: (a destination that keeps nothing).\n"
 	"\n"
 	"Options:\n"
 	"     --sync               the sync engine (preadv/pwritev)\n"
@@ -74,6 +77,10 @@ static const char usage_text[] =
 	"                          allows several (default 4)\n"
 	"     --tls-psk=FILE       NBD: TLS with the pre-shared keys in FILE\n"
 	"     --tls-certificates=DIR  NBD: TLS with the X.509 files in DIR\n"
+	"     --server-timeout=SECONDS  [ CMD ]: how long a server may take to\n"
+	"                          answer (default 30)\n"
+	"     --raw                regions that are image files (qcow2, vmdk, vhdx,\n"
+	"                          vpc, qed) are their bytes, not refused\n"
 	"     --hash=ALG[,ALG...]  digests of the data in the same pass: md5, sha1,\n"
 	"                          sha256, sha512, sha3-256, blake2b-512, xxh128\n"
 	"     --hash-window=SIZE   a digest of every SIZE bytes too\n"
@@ -204,6 +211,8 @@ static const struct poptOption table[] = {
 	{ "connections", 0, POPT_ARG_STRING, NULL, OPT_CONNECTIONS, NULL, NULL },
 	{ "tls-psk", 0, POPT_ARG_STRING, NULL, OPT_TLS_PSK, NULL, NULL },
 	{ "tls-certificates", 0, POPT_ARG_STRING, NULL, OPT_TLS_CERTIFICATES, NULL, NULL },
+	{ "server-timeout", 0, POPT_ARG_STRING, NULL, OPT_SERVER_TIMEOUT, NULL, NULL },
+	{ "raw", 0, POPT_ARG_NONE, NULL, OPT_RAW, NULL, NULL },
 	{ "hash", 0, POPT_ARG_STRING, NULL, OPT_HASH, NULL, NULL },
 	{ "hash-window", 0, POPT_ARG_STRING, NULL, OPT_HASH_WINDOW, NULL, NULL },
 	{ "hash-log", 0, POPT_ARG_STRING, NULL, OPT_HASH_LOG, NULL, NULL },
@@ -302,6 +311,10 @@ static void parse_values(struct opts *o)
 	if (arg[OPT_CONNECTIONS])
 		o->connections = u32_or_err(arg[OPT_CONNECTIONS], "--connections", 1,
 					    DMIO_NBD_MAX_CONNECTIONS);
+	o->server_timeout = arg[OPT_SERVER_TIMEOUT]
+				    ? u32_or_err(arg[OPT_SERVER_TIMEOUT], "--server-timeout", 1,
+						 SERVER_TIMEOUT_MAX)
+				    : SERVER_TIMEOUT_DEFAULT;
 	if (arg[OPT_RETRIES])
 		o->retries = u32_or_err(arg[OPT_RETRIES], "--retries", 0, RETRIES_MAX);
 	o->tls_psk = file_or_err(arg[OPT_TLS_PSK], "--tls-psk");
@@ -356,6 +369,7 @@ static void take_flags(struct opts *o)
 	o->write_changed = given[OPT_WRITE_CHANGED];
 	o->first = given[OPT_FIRST];
 	o->keep_going = given[OPT_KEEP_GOING];
+	o->raw = given[OPT_RAW];
 }
 
 /* The command named cmd. */
@@ -373,18 +387,33 @@ static enum op parse_command(const char *cmd)
 
 static poptContext pc;
 static const char **args;
+static char *marks;			/* "\001N": the words of captive servers */
+static struct region_arg *regions;	/* the regions given */
+static unsigned int nregions;
 
-/* popt gives an optional argument the next word when the option has none
- * ("--progress copy": "copy"): a bare --progress is passed on as
- * "--progress=", which no one else may write. */
-static const char **progress_bare(int argc, const char **argv)
+#define MARK_LEN 12 /* "\001" and an index */
+
+/* The words popt is to parse.  A captive server's words, from "[" to "]",
+ * are its own, not dmio's options: each is passed on as a mark ("\001N",
+ * argv[N]) that unmark() turns back.  popt gives an optional argument the
+ * next word when the option has none ("--progress copy": "copy"): a bare
+ * --progress is passed on as "--progress=", which no one else may write. */
+static const char **popt_words(int argc, const char **argv)
 {
+	bool server = false;
+
 	args = calloc((size_t)argc + 1, sizeof(*args));
-	if (!args)
+	marks = malloc((size_t)argc * MARK_LEN);
+	if (!args || !marks)
 		errtryhelp("out of memory");
 	for (int i = 0, opts = 1; i < argc; i++) {
 		args[i] = argv[i];
-		if (!i || !opts)
+		if (i && (server || !strcmp(argv[i], "["))) {
+			server = strcmp(argv[i], "]");
+			snprintf(marks + i * MARK_LEN, MARK_LEN, "\001%d", i);
+			args[i] = marks + i * MARK_LEN;
+		}
+		if (!i || !opts || args[i] != argv[i])
 			continue;
 		opts = strcmp(argv[i], "--");
 		if (!strcmp(argv[i], "--progress="))
@@ -395,33 +424,71 @@ static const char **progress_bare(int argc, const char **argv)
 	return args;
 }
 
-const char **options_parse(int argc, const char **argv, struct opts *o)
+static const char **given_words;	/* the regions' words, unmarked */
+
+/* words (popt's), as given: each mark turned back into its word. */
+static const char **unmark(const char **words, const char **argv)
+{
+	size_t n = 0;
+
+	while (words && words[n])
+		n++;
+	given_words = calloc(n + 1, sizeof(*given_words));
+	if (!given_words)
+		errtryhelp("out of memory");
+	for (size_t i = 0; i < n; i++)
+		given_words[i] = words[i][0] == '\001' ? argv[atoi(words[i] + 1)] : words[i];
+	return given_words;
+}
+
+/* The regions among the words after the command: an argument each, or a
+ * captive server's "[ CMD ARGS... ]" with its ":START[+COUNT]". */
+static void group_regions(const char **words)
+{
+	const char *bad = NULL, *err = spec_group(words, &regions, &nregions, &bad);
+
+	if (err && bad)
+		errtryhelp("%s: %s", bad, err);
+	if (err)
+		errtryhelp("%s", err);
+}
+
+const struct region_arg *options_parse(int argc, const char **argv, struct opts *o,
+				       unsigned int *n)
 {
 	bool json = false, read = false;
 
+	const char **words = popt_words(argc, argv);
+
 	/* Seen first, so that a refusal of any option is JSON too; a read's
 	 * refusal goes where its report would, away from the data. */
-	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
-		json |= !strcmp(argv[i], "--json");
-		read |= !strcmp(argv[i], "read");
+	for (int i = 1; i < argc && strcmp(words[i], "--"); i++) {
+		json |= !strcmp(words[i], "--json");
+		read |= !strcmp(words[i], "read");
 	}
 	refusal_json(json, read);
-	pc = poptGetContext(PROG, argc, progress_bare(argc, argv), table, 0);
+	pc = poptGetContext(PROG, argc, words, table, 0);
 	parse_environment(o);
 	take_options(pc, o);
 	parse_values(o);
 	take_flags(o);
 	o->op = parse_command(poptGetArg(pc));
-	options_check(o, given);
+	group_regions(unmark(poptGetArgs(pc), argv));
 	o->shape = shape_of(o);
+	shape_streams(o, regions, nregions);
+	options_check(o, given);
 	refusal_json(json, o->shape.output && stream_is_std(o));
-	return poptGetArgs(pc);
+	*n = nregions;
+	return regions;
 }
 
 void options_free(void)
 {
 	poptFreeContext(pc);
 	free(args);
+	free(marks);
+	free(given_words);
 	for (unsigned int i = 0; i < OPT_COUNT; i++)
 		free(arg[i]);
+	region_args_free(regions, nregions);
 }

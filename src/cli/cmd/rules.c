@@ -38,6 +38,8 @@ static const struct rule {
 	{ OPT_RETRIES, "--retries", ANY, { OPT_KEEP_GOING } },
 	{ OPT_DIRTY_BITMAP, "--dirty-bitmap", CMD(COPY) | CMD(VERIFY), { 0 } },
 	{ OPT_CHANGED_SINCE, "--changed-since", CMD(COPY), { 0 } },
+	{ OPT_SERVER_TIMEOUT, "--server-timeout", ANY, { 0 } },
+	{ OPT_RAW, "--raw", ANY, { 0 } },
 };
 
 /* Options that exclude each other, and why where "conflicting" is not
@@ -124,16 +126,44 @@ void options_check(const struct opts *o, const bool *given)
 				   x->why ? x->why : "conflicting options");
 	}
 	if (o->progress_json && o->progress_fd == 1 &&
-	    (o->json || (o->op == OP_READ && stream_is_std(o))))
+	    (o->json || (o->shape.output && stream_is_std(o))))
 		errtryhelp("--progress: fd 1: standard output carries %s",
-			   o->json ? "the JSON document" : "read's data");
+			   o->json ? "the JSON document" : "the data");
 }
 
 bool stream_is_std(const struct opts *o)
 {
-	const char *path = o->op == OP_WRITE ? o->input : o->output;
+	const char *path = o->shape.input ? o->input : o->output;
 
 	return !path || !strcmp(path, "-");
+}
+
+void shape_streams(struct opts *o, const struct region_arg *a, unsigned int n)
+{
+	unsigned int outs = 0;
+
+	for (unsigned int i = 0; i < n; i++) {
+		bool std = !a[i].argv && !strcmp(a[i].text, "-");
+		bool sink = !a[i].argv && !strcmp(a[i].text, "null:");
+		bool src = o->shape.source && !i;
+
+		if ((std || sink) && (o->op != OP_COPY || (sink && src)))
+			errtryhelp("%s: %s", a[i].text, sink ? "only a copy's destination"
+				   : "only a copy's source or destination (read and write take -o "
+				     "and -i)");
+		if (std && src)
+			o->shape.input = true;
+		else if (std && outs++)
+			errtryhelp("-: standard output is one destination, given twice");
+		else if (std)
+			o->shape.output = true;
+	}
+	if (o->shape.input && o->shape.output)
+		errtryhelp("-: copy from standard input to standard output: cat(1) does that");
+	/* A stream is read or written once, in order. */
+	if ((o->shape.input || o->shape.output) && (o->map || o->keep_going || o->write_changed))
+		errtryhelp("-: %s needs regions it can read or write again, out of order",
+			   o->map ? "--map" : o->keep_going ? "--keep-going" : "--write-changed");
 }
 
 struct shape shape_of(const struct opts *o)

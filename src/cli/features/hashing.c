@@ -185,7 +185,8 @@ int hashing_end(struct hashing *d)
 	if (!h)
 		return 0;
 	hasher_finish(h);
-	if (j->src && whole(h, 0, j->src, j->src->count))
+	/* A stream source holds what was read of it. */
+	if (j->src && whole(h, 0, j->src, j->o->shape.input ? j->progress : j->src->count))
 		j->src->digest = 1;
 	for (unsigned int i = 0; i < j->ndst; i++) {
 		struct region *r = &j->dst[i];

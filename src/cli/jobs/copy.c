@@ -5,7 +5,8 @@
  * dm-kcopyd's run_io_job).  A chunk writes only after every chunk before it
  * was read (pipeline/pipeline.h), so a source read error stops the copy at its sector.
  * A chunk that is a hole of the source is not read; one that reads as
- * zeroes is written as zeroes (job_write).
+ * zeroes is written as zeroes (job_write).  A destination "-" (stdout)
+ * gets each chunk as it retires, in order (stream.c).
  *
  * copy --write-changed (resync): the destinations are read beside the
  * source, and a chunk is written only to those that differ.
@@ -45,12 +46,19 @@ static void copy_advance(struct job *j, struct slot *s)
 	job_write(j, s, job_write_mask(j, s));
 }
 
+static void copy_retire(struct job *j, struct slot *s)
+{
+	job_retire_writes(j, s);
+	if (j->outfd >= 0)
+		stream_put(j, s);
+}
+
 const struct job_ops copy_ops = {
 	.final_at_advance = true,
 	.large_zeroes = true,
 	.start = copy_start,
 	.advance = copy_advance,
-	.retire = job_retire_writes,
+	.retire = copy_retire,
 };
 
 /* ---- copy --write-changed ---- */

@@ -23,6 +23,9 @@ static const struct job_ops *job_kind(const struct opts *o)
 {
 	if (o->write_changed)
 		return &resync_ops;
+	/* A copy from "-" is a write from stdin that reports its source. */
+	if (o->op == OP_COPY && o->shape.input)
+		return &write_ops;
 	return o->digest_file ? &readback_ops : kinds[o->op];
 }
 
@@ -40,20 +43,19 @@ struct features {
 /* The source and destinations among r[0..n), and how far the job goes. */
 static void job_regions(struct job *j, struct region *r, unsigned int n)
 {
-	if (j->o->shape.source) {
-		j->src = &r[0];
-		j->dst = &r[1];
-		j->ndst = n - 1;
+	unsigned int d = j->o->shape.source;
+
+	j->src = d ? &r[0] : NULL;
+	j->dst = &r[d];
+	j->ndst = n - d;
+	/* Write and zero destinations may run to the ends of devices of
+	 * different sizes; an input is read to its end, as far as they go. */
+	if (j->src && !j->o->shape.input)
 		j->total = j->src->count;
-	} else {
-		j->dst = r;
-		j->ndst = n;
-		/* Write and zero destinations may run to the ends of devices
-		 * of different sizes. */
-		for (unsigned int i = 0; i < n; i++)
-			if (r[i].count > j->total)
-				j->total = r[i].count;
-	}
+	else
+		for (unsigned int i = 0; i < j->ndst; i++)
+			if (j->dst[i].count > j->total)
+				j->total = j->dst[i].count;
 	j->limit = j->total;
 	j->chunk = rate_chunk(j->o->rate, j->o->chunk) >> DMIO_SECTOR_SHIFT;
 	/* --changed-since: a chunk is a window of the log, decided alone; the

@@ -27,7 +27,7 @@ int job_run_with(const struct opts *o, struct region *r, unsigned int n,
 /* info: probe and describe every region: 0 or -errno. */
 int info_run(const struct opts *o, struct region *r, unsigned int n);
 
-/* ---- read's output, write's input (stream.c) ---- */
+/* ---- the job's input and output (stream.c): read's, write's, a copy's "-" ---- */
 
 /* Open j->infd or j->outfd as the options say ("-" or none: stdin,
  * stdout): 0; -EINVAL, said why, when it is refused (a region's own file
@@ -37,6 +37,10 @@ int info_run(const struct opts *o, struct region *r, unsigned int n);
 int stream_open(struct job *j);
 /* Close them; a failed close of the output is a write error. */
 void stream_close(struct job *j);
+/* A copy's destination "-": chunk s written to j->outfd as it retires;
+ * only its whole sectors count as done.  A write error fails that
+ * destination alone; a stop signal in the middle ends the job there. */
+void stream_put(struct job *j, struct slot *s);
 /* write filled every destination: is there input left?  An error, said
  * with how much (a file) or at least how much (anything else). */
 void stream_input_left(struct job *j);

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The streams: read (the source to the output) and write (the input to
- * every destination).  Read writes each chunk to the output as it retires,
- * in order; write fills each chunk from the input as the loop finds the
- * input readable, one chunk at a time, then writes it like a copy.  A stop
+ * every destination), and a copy's "-": from stdin, it is a write that
+ * reports its source; to stdout, a destination that gets each chunk as it
+ * retires.  Read writes each chunk to the output as it retires, in order;
+ * write fills each chunk from the input as the loop finds the input
+ * readable, one chunk at a time, then writes it like a copy.  A stop
  * signal ends either at once: what is reported done is on the output or
  * on the destinations, whole sectors of it.
  */
@@ -159,7 +161,8 @@ static void read_advance(struct job *j, struct slot *s)
 	slot_finish(s);
 }
 
-static void read_retire(struct job *j, struct slot *s)
+/* Write s to the output: the bytes written; errno says why when fewer. */
+static size_t put(struct job *j, const struct slot *s)
 {
 	const char *p = s->unread ? j->zeroes->mem : s->buf[0].mem;
 	size_t len = s->len << DMIO_SECTOR_SHIFT, done = 0;
@@ -169,13 +172,42 @@ static void read_retire(struct job *j, struct slot *s)
 
 		if (n >= 0)
 			done += (size_t)n;
-		else if (errno != EINTR) {
-			warnmsg("%s: write error: %s", stream_name(j), strerror(errno));
-			j->res->stream_error = true;
+		else if (errno != EINTR)
+			break;
+		if (done < len && signal_stop()) {
+			errno = EINTR;
 			break;
 		}
-		if (done < len && signal_stop())
-			break;
+	}
+	return done;
+}
+
+void stream_put(struct job *j, struct slot *s)
+{
+	struct region *d = NULL;
+	size_t len = s->len << DMIO_SECTOR_SHIFT, done;
+
+	for (unsigned int i = 0; i < j->ndst; i++)
+		if (j->dst[i].dev.caps.stream)
+			d = &j->dst[i];
+	if (!d || !dest_active(d))
+		return;
+	done = put(j, s);
+	d->done += done >> DMIO_SECTOR_SHIFT;
+	j->res->bytes_written += done >> DMIO_SECTOR_SHIFT << DMIO_SECTOR_SHIFT;
+	if (done < len && errno == EINTR)
+		job_stop_at(j, s->off + (done >> DMIO_SECTOR_SHIFT), STOP_SIGNAL);
+	else if (done < len)
+		region_fail(d, d->sector + d->done, errno, "write");
+}
+
+static void read_retire(struct job *j, struct slot *s)
+{
+	size_t len = s->len << DMIO_SECTOR_SHIFT, done = put(j, s);
+
+	if (done < len && errno != EINTR) {
+		warnmsg("%s: write error: %s", stream_name(j), strerror(errno));
+		j->res->stream_error = true;
 	}
 	if (done < len) {
 		/* Count only the whole sectors that reached the output. */

@@ -76,8 +76,10 @@ static int leg_op(const struct job *j, const struct slot *s, unsigned int i,
 {
 	const struct region *d = &j->dst[i];
 
-	/* Below its resume point, only a bad range it holds zeroes for. */
-	if (!dest_active(d) || !dest_len(d, s) || (s->off < d->resume && !s->rewrite))
+	/* Below its resume point, only a bad range it holds zeroes for; a
+	 * stream is the job's output, written as the chunk retires. */
+	if (!dest_active(d) || !dest_len(d, s) || (s->off < d->resume && !s->rewrite) ||
+	    d->dev.caps.stream)
 		return LEG_NONE;
 	if (!(only >> i & 1) || (s->zero && j->o->target_is_zero))
 		return LEG_SKIP;

@@ -7,7 +7,11 @@
  * opened for writing are locked (flock), so that two writers refuse each
  * other.  What it can do: a file has holes (SEEK_HOLE) that zeroes become;
  * a block device zeroes with BLKZEROOUT and keeps its blocks; both flush
- * with fdatasync.  info describes either with a libblkid probe.
+ * with fdatasync.  info describes either with a libblkid probe.  A
+ * regular file whose first bytes are an image format's magic (qcow2,
+ * vmdk, vhdx, vpc, qed) says so, for the region to be refused: its bytes
+ * are not the disk it holds.  A block device is never probed: what a
+ * guest writes on its disk must not change how the disk is read.
  */
 #include <blkid.h>
 #include <errno.h>
@@ -22,8 +26,33 @@
 
 #include "regions/regions.h"
 
-static int file_open(struct dev *dev, const char *path, const struct opts *o,
-		     unsigned int how)
+/* The image format that a regular file's first bytes name (their magic,
+ * as qemu-img probes it), or NULL: raw bytes, as far as it can tell. */
+static const char *image_format(int fd)
+{
+	static const struct {
+		const char *magic;
+		size_t len;
+		const char *name;
+	} formats[] = {
+		{ "QFI\xfb", 4, "qcow2" },	 { "QED", 4, "qed" },	 { "KDMV", 4, "vmdk" },
+		{ "COWD", 4, "vmdk" },	 { "# Disk DescriptorFile", 21, "vmdk" },
+		{ "vhdxfile", 8, "vhdx" }, { "conectix", 8, "vpc" },
+	};
+	/* Aligned, for a file opened O_DIRECT. */
+	static __thread unsigned char head[4096] __attribute__((aligned(4096)));
+	ssize_t n = pread(fd, head, sizeof(head), 0);
+
+	for (size_t i = 0; n > 0 && i < sizeof(formats) / sizeof(formats[0]); i++)
+		if ((size_t)n >= formats[i].len && !memcmp(head, formats[i].magic, formats[i].len))
+			/* qcow version 1 (big-endian, after the magic) is "qcow". */
+			return i || n < 8 || head[7] != 1 || head[4] | head[5] | head[6]
+				       ? formats[i].name : "qcow";
+	return NULL;
+}
+
+static int file_open(struct dev *dev, const struct spec *spec, const char *path,
+		     const struct opts *o, unsigned int how)
 {
 	bool write = how & OPEN_WRITE, excl = how & OPEN_EXCL, direct = how & OPEN_DIRECT;
 	struct statx stx;
@@ -31,7 +60,7 @@ static int file_open(struct dev *dev, const char *path, const struct opts *o,
 	int flags = (write ? O_RDWR : O_RDONLY) | O_CLOEXEC | (direct ? O_DIRECT : 0);
 	int fd, r;
 
-	(void)o;
+	(void)o, (void)spec;
 	if (stat(path, &st))
 		return -errno;
 	if (!S_ISBLK(st.st_mode) && !S_ISREG(st.st_mode))
@@ -83,6 +112,7 @@ static int file_open(struct dev *dev, const char *path, const struct opts *o,
 		 * read-only mount (access() says EPERM, EROFS). */
 		dev->read_only = access(path, W_OK) != 0;
 		dev->kind = "file";
+		dev->format = image_format(fd);
 		dev->caps.sparse = dev->caps.extents = true;
 		dev->caps.claim = CLAIM_FLOCK;
 	}
@@ -189,6 +219,7 @@ static void file_close(struct dev *dev)
 const struct backend_ops file_backend = {
 	.name = "file",
 	.open = file_open,
+	.opening = "open",
 	.open_error = file_open_error,
 	.same = file_same,
 	.extent = file_extent,

@@ -33,8 +33,10 @@ static const char *hint(const char *uri, const char *msg)
 	return "";
 }
 
-static int nbd_open(struct dev *dev, const char *uri, const struct opts *o, unsigned int how)
+static int nbd_open(struct dev *dev, const struct spec *spec, const char *path,
+		    const struct opts *o, unsigned int how)
 {
+	const char *uri = spec->device; /* as given, password and all */
 	struct dmio_nbd_params p = {
 		.size = sizeof(p),
 		.connections = o->connections,
@@ -46,7 +48,7 @@ static int nbd_open(struct dev *dev, const char *uri, const struct opts *o, unsi
 	struct dmio_nbd_info info;
 	int h = dmio_nbd_open(uri, &p), err;
 
-	/* Nothing to claim, no O_DIRECT. */
+	(void)path; /* nothing to claim, no O_DIRECT */
 	if (h < 0) {
 		char *msg = spec_redact_in(dmio_nbd_error(), uri);
 
@@ -157,6 +159,7 @@ static void nbd_close(struct dev *dev)
 const struct backend_ops nbd_backend = {
 	.name = "nbd",
 	.open = nbd_open,
+	.opening = "connect",
 	.open_error = nbd_open_error,
 	.same = nbd_same,
 	.extent = nbd_extent,

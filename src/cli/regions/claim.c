@@ -24,27 +24,37 @@ bool region_writes(const struct opts *o, const struct region *r)
 	return r->role == ROLE_DEST && o->shape.writes;
 }
 
+/* The backend of the device r's spec names. */
+static const struct backend_ops *backend_of(const struct region *r)
+{
+	if (r->spec.argv)
+		return &captive_backend;
+	if (r->spec.nbd)
+		return &nbd_backend;
+	if (r->spec.stdio)
+		return &stream_backend;
+	return r->spec.discard ? &null_backend : &file_backend;
+}
+
 int region_open(const struct opts *o, struct region *r, unsigned int how)
 {
-	const struct backend_ops *b = r->spec.nbd ? &nbd_backend : &file_backend;
-
 	if (o->dirty_bitmap && r->role == ROLE_SOURCE && o->shape.source)
 		how |= OPEN_CHANGES;
-	/* The URI as given, password and all; the path shown hides it. */
-	return b->open(&r->dev, r->spec.nbd ? r->spec.device : r->path, o, how);
+	/* The spec has a URI as given, password and all; the path shown
+	 * hides it. */
+	return backend_of(r)->open(&r->dev, &r->spec, r->path, o, how);
 }
 
 void region_open_failed(const struct region *r, int err, bool write)
 {
-	const struct backend_ops *b = r->spec.nbd ? &nbd_backend : &file_backend;
+	const struct backend_ops *b = backend_of(r);
 
 	/* The path only where it says more than the spec (a tag, a URI's
-	 * :START+COUNT). */
-	bool both = r->path && strcmp(r->text, r->path);
+	 * :START+COUNT; not a server's command, which the spec shows). */
+	bool both = r->path && strcmp(r->text, r->path) && !r->spec.argv;
 
 	warnmsg("%s%s%s: cannot %s%s: %s", r->text, both ? ": " : "", both ? r->path : "",
-		r->spec.nbd ? "connect" : "open", write ? " for writing" : "",
-		b->open_error(r->path, err));
+		b->opening, write ? " for writing" : "", b->open_error(r->path, err));
 }
 
 static bool same_dev(const struct dev *a, const struct dev *b)

@@ -74,6 +74,14 @@ static int resolve(const struct opts *o, struct region *r)
 	size_t n;
 	unsigned int m;
 
+	/* A server's command as shown, without its :START+COUNT. */
+	if (r->spec.argv)
+		r->path = strndup(r->text, strlen(r->text) - (r->arg->range
+							    ? strlen(r->arg->range) + 1 : 0));
+	else if (r->spec.stdio)
+		r->path = strdup(r->role == ROLE_SOURCE ? "stdin" : "stdout");
+	if (r->spec.argv || r->spec.stdio)
+		return r->path ? 0 : -ENOMEM;
 	if (!is_tag(dev, &n)) {
 		r->path = r->spec.nbd ? spec_redact(dev) : strdup(dev);
 		return r->path ? 0 : -ENOMEM;
@@ -111,7 +119,8 @@ static uint64_t default_count(const struct region *r, const struct region *src)
 {
 	uint64_t sectors = r->dev.size >> DMIO_SECTOR_SHIFT;
 
-	if (r->role == ROLE_DEST && src)
+	/* A stream source is as long as the destinations it fills. */
+	if (r->role == ROLE_DEST && src && !src->dev.caps.stream)
 		return src->count;
 	if (r->sector < sectors)
 		return sectors - r->sector;
@@ -143,7 +152,7 @@ static int place(const struct opts *o, struct region *r, const struct region *sr
 			r->path, (unsigned long long)sectors);
 		return -EINVAL;
 	}
-	if (src && r->role == ROLE_DEST && r->count != src->count) {
+	if (src && r->role == ROLE_DEST && r->count != src->count && !src->dev.caps.stream) {
 		warnmsg("%s: %llu sectors, but the source has %llu", r->text,
 			(unsigned long long)r->count, (unsigned long long)src->count);
 		return -EINVAL;
@@ -172,6 +181,18 @@ static int place(const struct opts *o, struct region *r, const struct region *sr
 	return 0;
 }
 
+/* Whether r is an image file whose bytes are not the disk it holds, and
+ * that is not what is meant: said so. */
+static bool image_file(const struct opts *o, const struct region *r)
+{
+	if (!r->dev.format || o->raw)
+		return false;
+	warnmsg("%s: a %s image file: its bytes are not the disk it holds (that is "
+		"[ qemu-nbd -f %s %s ]; --raw if the bytes are meant)", r->text, r->dev.format,
+		r->dev.format, r->path);
+	return true;
+}
+
 /* Parse, resolve, look at (read-only) and place region r: 0 or -errno. */
 static int look(const struct opts *o, struct region *r, const struct region *src)
 {
@@ -184,7 +205,10 @@ static int look(const struct opts *o, struct region *r, const struct region *src
 		if (!r->shown)
 			return -ENOMEM;
 	}
-	err = spec_parse(given, &r->spec);
+	if (r->arg && r->arg->argv)
+		err = spec_captive(r->arg->argv, r->arg->range, &r->spec);
+	else
+		err = spec_parse(given, &r->spec);
 	if (err) {
 		const struct spec *sp = &r->spec;
 
@@ -199,9 +223,13 @@ static int look(const struct opts *o, struct region *r, const struct region *src
 	if (e)
 		return e;
 	e = region_open(o, r, 0);
-	if (e) {
+	if (e && e != -EINTR) /* a stop signal: said */
 		region_open_failed(r, e, false);
+	if (e)
 		return e;
+	if (image_file(o, r)) {
+		r->dev.ops->close(&r->dev);
+		return -EINVAL;
 	}
 	/* An export stays connected (a server may serve one client only, as
 	 * qemu-nbd does, and stop when it leaves); a file or device is
@@ -211,20 +239,26 @@ static int look(const struct opts *o, struct region *r, const struct region *src
 	return place(o, r, src);
 }
 
-/* Destinations that a write fills from one input must have one length,
- * unless each says its own. */
+/* Destinations that a write (or a copy from "-") fills from one input
+ * must have one length, unless each says its own; the input is as long as
+ * they are, at most. */
 static int check_lengths(const struct opts *o, struct region *r, unsigned int n)
 {
+	unsigned int d = o->shape.source; /* the first destination */
+
 	if (!o->shape.input)
 		return 0;
-	for (unsigned int i = 1; i < n; i++)
-		if (r[i].count != r[0].count && !(r[i].spec.has_count && r[0].spec.has_count)) {
+	for (unsigned int i = d + 1; i < n; i++)
+		if (r[i].count != r[d].count && !(r[i].spec.has_count && r[d].spec.has_count)) {
 			warnmsg("%s: %llu sectors, but %s has %llu: the mirrors would differ "
 				"(give each a COUNT to write them anyway)", r[i].text,
-				(unsigned long long)r[i].count, r[0].text,
-				(unsigned long long)r[0].count);
+				(unsigned long long)r[i].count, r[d].text,
+				(unsigned long long)r[d].count);
 			return -EINVAL;
 		}
+	for (unsigned int i = d; d && i < n; i++)
+		if (i == d || r[i].count > r[0].count)
+			r[0].count = r[i].count;
 	return 0;
 }
 

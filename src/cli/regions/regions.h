@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Regions: a spec (spec.h), resolved to a device (region.c: libblkid for
- * tags), opened once by its backend (claim.c; backend-file.c and
- * backend-nbd.c), which says once what the device can do (struct caps);
- * what the system knows of a device (sysdev.c); and a region's outcome.
- * Only the backends and sysdev.c know what kind of device a region is:
- * everything else asks its capabilities.
+ * tags), opened once by its backend (claim.c; backend-file.c,
+ * backend-nbd.c, backend-captive.c over server.c and monitor.c,
+ * backend-stream.c), which says once what the device can do (struct
+ * caps); what the system knows of a device (sysdev.c); and a region's
+ * outcome.  Only the backends and
+ * sysdev.c know what kind of device a region is: everything else asks its
+ * capabilities.
  */
 #ifndef DMIO_REGION_H
 #define DMIO_REGION_H
@@ -30,12 +32,17 @@ struct ident;
 
 struct backend_ops {
 	const char *name;
-	/* Open path as how says, maybe claimed exclusively (a block device
-	 * with O_EXCL, EBUSY when mounted or held; a file with flock, EBUSY
-	 * when another holds it); fill in fd (the libdmio region's), size,
-	 * sector sizes, read_only, caps, identity and extent.  0 or -errno. */
-	int (*open)(struct dev *dev, const char *path, const struct opts *o, unsigned int how);
-	/* Why the last open failed with err, for a message. */
+	/* Open what spec names (path: what it resolved to, as shown) as how
+	 * says, maybe claimed exclusively (a block device with O_EXCL, EBUSY
+	 * when mounted or held; a file with flock, EBUSY when another holds
+	 * it); fill in fd (the libdmio region's), size, sector sizes,
+	 * read_only, caps, identity and extent.  0 or -errno; -EINTR once
+	 * said that a stop signal came while it waited. */
+	int (*open)(struct dev *dev, const struct spec *spec, const char *path,
+		    const struct opts *o, unsigned int how);
+	/* What opening it is called in messages ("open", "connect"), and why
+	 * the last open failed with err. */
+	const char *opening;
 	const char *(*open_error)(const char *path, int err);
 	/* Whether a and b, both of this backend, are one device. */
 	bool (*same)(const struct dev *a, const struct dev *b);
@@ -55,7 +62,8 @@ struct backend_ops {
 	void (*close)(struct dev *dev);
 };
 
-extern const struct backend_ops file_backend, nbd_backend;
+extern const struct backend_ops file_backend, nbd_backend, captive_backend, stream_backend,
+	null_backend;
 
 /* How a writer claims a device. */
 enum claim {
@@ -80,6 +88,9 @@ struct caps {
 	bool remote;		/* on a server: connected once, and stays connected */
 	bool flush;		/* a flush has something to do */
 	bool direct;		/* it may be opened O_DIRECT */
+	bool stream;		/* read or written once, in order, as the job's
+				 * input or output (stdin, stdout): never by the
+				 * library, no size of its own */
 	unsigned int min_io;	/* bytes every request is a multiple of, always */
 	enum claim claim;
 };
@@ -93,6 +104,9 @@ struct extent {
 	uint64_t born;		/* the file's birth time (ns), 0 where unknown */
 	uint64_t start;		/* bytes */
 	const char *uri;	/* an NBD export: its URI (its region's spec.device) */
+	const char *command;	/* a captive server's command (as shown): what
+				 * it is to a --map, though uri is new each run */
+	bool nowhere;		/* a stream, the sink: overlaps nothing */
 };
 
 struct dev {
@@ -109,7 +123,36 @@ struct dev {
 	dev_t id_dev;			/* identity: st_rdev for a block */
 	ino_t id_ino;			/* device, else st_dev and st_ino */
 	struct extent ext;		/* where its bytes really are */
+	const char *format;		/* a regular file's header names an image
+					 * format ("qcow2", ...): the bytes are
+					 * not the disk it holds */
+	struct server *server;		/* a captive server's (backend-captive.c) */
 };
+
+/* ---- captive servers (server.c) ---- */
+
+struct server;
+
+/* Run argv (shown as name) as an NBD server on a socket of its own, by
+ * socket activation: 0 and *sp; or -errno, why in why (a command not
+ * found, one that cannot run).  It has o->server_timeout seconds to
+ * answer (server_answered()), then is killed; so at a stop signal. */
+int server_start(char *const *argv, const char *name, const struct opts *o,
+		 struct server **sp, char *why, size_t len);
+/* Its URI: nbd+unix:///?socket=PATH. */
+const char *server_uri(const struct server *s);
+/* It answered (a connect ended, either way): no more deadline. */
+void server_answered(struct server *s);
+/* After a connect to s failed: -errno and why, when s is to blame (it did
+ * not answer in time, it exited; -EINTR: a stop signal came, why not
+ * set); 0 when it is not. */
+int server_why(struct server *s, char *why, size_t len);
+/* Note whether s has ended already, before dmio lets it go. */
+void server_check(struct server *s);
+/* Stop s: SIGTERM to its process group, a grace period, SIGKILL; reap it
+ * and say how it ended when it ended early and not well; remove its
+ * socket; free s (NULL: nothing). */
+void server_stop(struct server *s);
 
 /* ---- what the system knows of a device (sysdev.c) ---- */
 
@@ -181,6 +224,8 @@ struct window_check;
 
 struct region {
 	const char *text;	/* the spec as given; a URI's password REDACTED */
+	const struct region_arg *arg; /* its arguments (a captive server's command),
+				 * or NULL: text is the spec */
 	char *shown;		/* text, when allocated to hide a password */
 	enum role role;
 	struct spec spec;

@@ -185,6 +185,37 @@ static void nbd_split(const char *text, size_t scheme, const char **colon,
 			*colon = p;
 }
 
+/* START[+COUNT] from rest up to end (the text after the colon), into
+ * spec: NULL, or what is wrong. */
+static const char *parse_range(struct spec *spec, const char *rest, const char *end)
+{
+	const char *plus = memchr(rest, '+', (size_t)(end - rest)), *err;
+	size_t len = plus ? (size_t)(plus - rest) : (size_t)(end - rest);
+
+	if (!plus && !len)
+		return "nothing after ':'";
+	err = parse_sectors_n(rest, len, &spec->start);
+	/* Not a number at all: most likely a ':' in the path. */
+	if (err && (rest[0] < '0' || rest[0] > '9'))
+		err = len ? "not a number" PATH_HINT : "empty number" PATH_HINT;
+	if (err)
+		return bad_part(spec, "START", rest, len, err);
+	if (plus) {
+		const char *c = plus + 1;
+		size_t clen = (size_t)(end - c);
+
+		err = parse_sectors_n(c, clen, &spec->count);
+		if (!err && !spec->count)
+			err = "empty region (count 0)";
+		if (!err && spec->count > SPEC_MAX_SECTORS - spec->start)
+			err = "region end too large";
+		if (err)
+			return bad_part(spec, "COUNT", c, clen, err);
+		spec->has_count = true;
+	}
+	return NULL;
+}
+
 const char *spec_parse(const char *text, struct spec *spec)
 {
 	size_t scheme = spec_nbd_scheme(text);
@@ -192,40 +223,151 @@ const char *spec_parse(const char *text, struct spec *spec)
 	size_t devlen;
 
 	*spec = (struct spec){ 0 };
+	/* The streams and the sink are these words exactly: a file of that
+	 * name is ./- or ./null::0. */
+	spec->stdio = !strcmp(text, "-");
+	spec->discard = !strcmp(text, "null:");
+	if (spec->stdio || spec->discard) {
+		spec->device = strdup(text);
+		return spec->device ? NULL : "out of memory";
+	}
 	if (scheme)
 		nbd_split(text, scheme, &colon, &query);
 	devlen = colon ? (size_t)(colon - text) : (size_t)(query - text);
 	if (!devlen)
 		return "no device";
 	if (colon) {
-		const char *rest = colon + 1, *plus = memchr(rest, '+', (size_t)(query - rest));
-		size_t len = plus ? (size_t)(plus - rest) : (size_t)(query - rest);
-
-		if (!plus && !len)
-			return "nothing after ':'";
-		err = parse_sectors_n(rest, len, &spec->start);
-		/* Not a number at all: most likely a ':' in the path. */
-		if (err && (rest[0] < '0' || rest[0] > '9'))
-			err = len ? "not a number" PATH_HINT : "empty number" PATH_HINT;
+		err = parse_range(spec, colon + 1, query);
 		if (err)
-			return bad_part(spec, "START", rest, len, err);
-		if (plus) {
-			const char *c = plus + 1;
-			size_t clen = (size_t)(query - c);
-
-			err = parse_sectors_n(c, clen, &spec->count);
-			if (!err && !spec->count)
-				err = "empty region (count 0)";
-			if (!err && spec->count > SPEC_MAX_SECTORS - spec->start)
-				err = "region end too large";
-			if (err)
-				return bad_part(spec, "COUNT", c, clen, err);
-			spec->has_count = true;
-		}
+			return err;
 	}
 	/* The device: all before the colon, and a URI's query after it. */
 	if (asprintf(&spec->device, "%.*s%s", (int)devlen, text, scheme ? query : "") < 0)
 		spec->device = NULL;
 	spec->nbd = scheme != 0;
 	return spec->device ? NULL : "out of memory";
+}
+
+const char *spec_captive(char *const *argv, const char *range, struct spec *spec)
+{
+	const char *err = NULL;
+
+	*spec = (struct spec){ .argv = argv };
+	if (range)
+		err = parse_range(spec, range + 1, range + strlen(range));
+	if (err)
+		spec->argv = NULL;
+	return err;
+}
+
+/* ---- the command line's regions ---- */
+
+/* Whether word is shown as it is: nothing a shell would split or expand. */
+static bool plain_word(const char *w)
+{
+	return *w && strspn(w, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			       "0123456789-_./:=+,@%^[]") == strlen(w);
+}
+
+/* The words [first, end) of args, joined by spaces, each quoted as a
+ * shell would need it ('a b', 'it'\''s'); then " " and range, if any. */
+static char *join_words(const char *const *args, size_t first, size_t end, const char *range)
+{
+	size_t len = 1 + (range ? strlen(range) + 1 : 0);
+	char *s, *o;
+
+	for (size_t i = first; i < end; i++)
+		len += strlen(args[i]) * 4 + 3;
+	s = o = malloc(len);
+	for (size_t i = first; s && i < end; i++) {
+		const char *w = args[i];
+
+		if (i > first)
+			*o++ = ' ';
+		if (plain_word(w)) {
+			o = stpcpy(o, w);
+			continue;
+		}
+		*o++ = '\'';
+		for (; *w; w++)
+			o = *w == '\'' ? stpcpy(o, "'\\''") : (*o = *w, o + 1);
+		*o++ = '\'';
+	}
+	if (s && range)
+		o = stpcpy(stpcpy(o, " "), range);
+	if (s)
+		*o = 0;
+	return s;
+}
+
+/* The captive region whose "[" is args[i]: into a, its end in *next. */
+static const char *group_one(const char *const *args, size_t i, struct region_arg *a,
+			     size_t *next, const char **bad)
+{
+	size_t end = i + 1;
+
+	while (args[end] && strcmp(args[end], "]")) {
+		if (!strncmp(args[end], "]:", 2)) {
+			*bad = args[end];
+			return "write ']' and ':START[+COUNT]' as two arguments";
+		}
+		end++;
+	}
+	*bad = args[i];
+	if (!args[end])
+		return "no ']' after it";
+	if (end == i + 1)
+		return "no command between '[' and ']'";
+	a->range = args[end + 1] && args[end + 1][0] == ':' ? args[end + 1] : NULL;
+	a->argv = calloc(end - i, sizeof(*a->argv));
+	a->text = join_words(args, i, end + 1, a->range);
+	if (!a->argv || !a->text)
+		return "out of memory";
+	for (size_t k = i + 1; k < end; k++)
+		a->argv[k - i - 1] = (char *)args[k];
+	*next = end + 1 + (a->range != NULL);
+	return NULL;
+}
+
+const char *spec_group(const char *const *args, struct region_arg **out, unsigned int *n,
+		       const char **bad)
+{
+	struct region_arg *a;
+	size_t i = 0, k = 0, words = 0;
+	const char *err = NULL;
+
+	while (args && args[words])
+		words++;
+	a = calloc(words + 1, sizeof(*a));
+	if (!a)
+		return "out of memory";
+	while (!err && i < words) {
+		if (!strcmp(args[i], "[")) {
+			err = group_one(args, i, &a[k], &i, bad);
+		} else if (!strcmp(args[i], "]")) {
+			*bad = args[i];
+			err = "no '[' before it";
+		} else {
+			a[k].text = strdup(args[i++]);
+			if (!a[k].text)
+				err = "out of memory";
+		}
+		k++;
+	}
+	if (err) {
+		region_args_free(a, (unsigned int)k);
+		return err;
+	}
+	*out = a;
+	*n = (unsigned int)k;
+	return NULL;
+}
+
+void region_args_free(struct region_arg *a, unsigned int n)
+{
+	for (unsigned int i = 0; a && i < n; i++) {
+		free(a[i].text);
+		free(a[i].argv);
+	}
+	free(a);
 }

@@ -28,8 +28,13 @@ const char *parse_sectors(const char *s, uint64_t *sectors);
 const char *parse_bytes(const char *s, uint64_t *bytes);
 
 struct spec {
-	char *device;     /* allocated: a path, a TAG=value or an NBD URI */
+	char *device;     /* allocated: a path, a TAG=value, an NBD URI, "-" or
+			   * "null:"; NULL for a captive server */
 	bool nbd;         /* an NBD URI */
+	bool stdio;       /* "-": standard input (a source) or output */
+	bool discard;     /* "null:": a destination that keeps nothing */
+	char *const *argv; /* a captive server's command (not the spec's:
+			    * its struct region_arg's), else NULL */
 	uint64_t start;   /* sectors */
 	uint64_t count;   /* sectors, when has_count */
 	bool has_count;
@@ -48,6 +53,31 @@ struct spec {
  * what is wrong; then nothing is allocated.
  */
 const char *spec_parse(const char *text, struct spec *spec);
+/* ---- the command line's regions: arguments, and captive servers ---- */
+
+/* One region of the command line: an argument, or a captive server's
+ * "[ CMD ARGS... ]" (each word an argument of its own, as for test(1)),
+ * with the ":START[+COUNT]" that may follow "]" as the next argument. */
+struct region_arg {
+	char *text;		/* allocated: the argument, or the server's words
+				 * joined ("[ qemu-nbd -f qcow2 'a b.qcow2' ] :8+8") */
+	char **argv;		/* allocated, NULL-terminated: the command between
+				 * "[" and "]"; NULL for an argument */
+	const char *range;	/* the ":START[+COUNT]" after "]", or NULL */
+};
+
+/*
+ * Group args (NULL-terminated) into regions: NULL, and *out holds *n of
+ * them (region_args_free() them); or a message saying what is wrong, with
+ * the argument at fault in *bad, and nothing allocated.
+ */
+const char *spec_group(const char *const *args, struct region_arg **out, unsigned int *n,
+		       const char **bad);
+void region_args_free(struct region_arg *a, unsigned int n);
+/* A captive server's spec: its command, and START[+COUNT] from range
+ * (":START[+COUNT]", or NULL); as spec_parse() returns. */
+const char *spec_captive(char *const *argv, const char *range, struct spec *spec);
+
 /* What a URI's password is shown as. */
 #define REDACTED "***"
 /* text, allocated, with an NBD URI's password (nbd://user:PASSWORD@host/)

@@ -130,7 +130,10 @@ bool extents_overlap(const struct extent *a, uint64_t astart, uint64_t alen,
 {
 	uint64_t x = a->start + astart, y = b->start + bstart;
 
-	/* An export is known by its URI only. */
+	/* A stream and the sink are nowhere; an export is known by its URI
+	 * only (a captive server's is its own socket's). */
+	if (a->nowhere || b->nowhere)
+		return false;
 	if (a->uri || b->uri)
 		return a->uri && b->uri && !strcmp(a->uri, b->uri) && x < y + blen && y < x + alen;
 	return a->is_blk == b->is_blk && a->dev == b->dev && a->ino == b->ino &&
@@ -139,8 +142,8 @@ bool extents_overlap(const struct extent *a, uint64_t astart, uint64_t alen,
 
 bool extents_same(const struct extent *a, const struct extent *b)
 {
-	return !a->uri && !b->uri && a->is_blk == b->is_blk && a->dev == b->dev &&
-	       a->ino == b->ino;
+	return !a->uri && !b->uri && !a->nowhere && !b->nowhere && a->is_blk == b->is_blk &&
+	       a->dev == b->dev && a->ino == b->ino;
 }
 
 bool extent_discards(const struct extent *e)
@@ -265,7 +268,11 @@ void dev_identity(const struct dev *d, char *buf, size_t len)
 	const struct extent *e = &d->ext;
 	char name[256];
 
-	if (e->uri) {
+	if (e->command) {
+		snprintf(buf, len, "captive:%s:%llu", e->command, (unsigned long long)d->size);
+	} else if (e->nowhere) {
+		snprintf(buf, len, "%s", d->kind);
+	} else if (e->uri) {
 		char *uri = spec_redact(e->uri);
 
 		snprintf(buf, len, "nbd:%s:%llu", uri ? uri : "", (unsigned long long)d->size);
