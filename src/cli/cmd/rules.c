@@ -141,6 +141,7 @@ bool stream_is_std(const struct opts *o)
 void shape_streams(struct opts *o, const struct region_arg *a, unsigned int n)
 {
 	unsigned int outs = 0;
+	bool streams = false;
 
 	for (unsigned int i = 0; i < n; i++) {
 		bool std = !a[i].argv && !strcmp(a[i].text, "-");
@@ -151,6 +152,7 @@ void shape_streams(struct opts *o, const struct region_arg *a, unsigned int n)
 			errtryhelp("%s: %s", a[i].text, sink ? "only a copy's destination"
 				   : "only a copy's source or destination (read and write take -o "
 				     "and -i)");
+		streams |= std;
 		if (std && src)
 			o->shape.input = true;
 		else if (std && outs++)
@@ -160,8 +162,9 @@ void shape_streams(struct opts *o, const struct region_arg *a, unsigned int n)
 	}
 	if (o->shape.input && o->shape.output)
 		errtryhelp("-: copy from standard input to standard output: cat(1) does that");
-	/* A stream is read or written once, in order. */
-	if ((o->shape.input || o->shape.output) && (o->map || o->keep_going || o->write_changed))
+	/* A copy's stream is read or written once, in order (read's and
+	 * write's options are the rules' business). */
+	if (streams && (o->map || o->keep_going || o->write_changed))
 		errtryhelp("-: %s needs regions it can read or write again, out of order",
 			   o->map ? "--map" : o->keep_going ? "--keep-going" : "--write-changed");
 }
