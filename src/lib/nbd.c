@@ -95,6 +95,7 @@ struct dmio_nbd {
 	unsigned int npending;		/* how many; atomic */
 	int query_fd;			/* eventfd: a query waits; the owners poll it */
 	char *dirty_ctx;		/* "qemu:dirty-bitmap:NAME", or NULL */
+	char *contexts;			/* what the server offers, ","-separated */
 	pthread_mutex_t runs_lock;	/* protects runs */
 	struct runs runs[CTX_COUNT];	/* the last reply's */
 	unsigned int writes;		/* writes, zeroes and trims sent; atomic */
@@ -154,16 +155,23 @@ static struct nbd_handle *handle_new(const struct dmio_nbd_params *p)
 	return h;
 }
 
+/* Ask h for base:allocation and dirty_ctx (or not: NULL): 0 or -1. */
+static int ask_contexts(struct nbd_handle *h, const char *dirty_ctx)
+{
+	return nbd_add_meta_context(h, LIBNBD_CONTEXT_BASE_ALLOCATION) ||
+	       (dirty_ctx && nbd_add_meta_context(h, dirty_ctx)) ? -1 : 0;
+}
+
 /* A handle for uri with p's settings, its handshake begun, asking for
- * base:allocation and dirty_ctx (or not: NULL); NULL, *err and error_text
- * when it cannot be. */
+ * base:allocation and dirty_ctx (or not: NULL); or, with opt, stopping
+ * before the export is chosen (the first connection lists the contexts
+ * first: open_first()).  NULL, *err and error_text when it cannot be. */
 static struct nbd_handle *connect_start(const char *uri, const struct dmio_nbd_params *p,
-					const char *dirty_ctx, int *err)
+					const char *dirty_ctx, bool opt, int *err)
 {
 	struct nbd_handle *h = handle_new(p);
 
-	if (!h || nbd_add_meta_context(h, LIBNBD_CONTEXT_BASE_ALLOCATION) ||
-	    (dirty_ctx && nbd_add_meta_context(h, dirty_ctx)) ||
+	if (!h || (opt ? nbd_set_opt_mode(h, true) : ask_contexts(h, dirty_ctx)) ||
 	    nbd_set_request_block_size(h, true) ||
 	    /* not clearing every read buffer first: piece_error()
 	     * clears the part of a read that failed */
@@ -204,7 +212,8 @@ static int connect_wait(struct nbd_handle **h, unsigned int n, int64_t deadline,
 			unsigned int dir;
 
 			if (!h[i] || !nbd_aio_is_connecting(h[i])) {
-				if (h[i] && nbd_aio_is_ready(h[i]) <= 0) {
+				if (h[i] && nbd_aio_is_ready(h[i]) <= 0 &&
+				    nbd_aio_is_negotiating(h[i]) <= 0) {
 					if (err && !*err) {
 						snprintf(error_text, sizeof(error_text),
 							 "the connection ended in the handshake");
@@ -260,7 +269,7 @@ static int connect_wait(struct nbd_handle **h, unsigned int n, int64_t deadline,
 	/* Cancelled, or the time is up: what is not connected goes (all,
 	 * when cancelled). */
 	for (unsigned int i = 0; i < n; i++)
-		if (h[i] && (r || nbd_aio_is_ready(h[i]) <= 0)) {
+		if (h[i] && (r || (nbd_aio_is_ready(h[i]) <= 0 && nbd_aio_is_negotiating(h[i]) <= 0))) {
 			nbd_close(h[i]);
 			h[i] = NULL;
 		}
@@ -301,32 +310,14 @@ static int add_name(void *user_data, const char *name)
 
 	if (s->used < s->len)
 		s->used += (size_t)snprintf(s->buf + s->used, s->len - s->used, "%s%s",
-					    s->used ? ", " : "", name);
+					    s->used ? "," : "", name);
 	return 0;
-}
-
-/* Say that the export at uri has no dirty bitmap name, and what it offers
- * (asked on a connection of its own, once the others are gone: a server
- * may take one client only). */
-static void no_bitmap(const char *uri, const struct dmio_nbd_params *p, const char *name)
-{
-	char offered[256] = "";
-	struct names s = { offered, sizeof(offered), 0 };
-	struct nbd_handle *h = handle_new(p);
-
-	/* Asked with no query: the server lists every context it has. */
-	if (h && !nbd_set_opt_mode(h, true) && !nbd_connect_uri(h, uri))
-		nbd_opt_list_meta_context(h, (nbd_context_callback){ .callback = add_name,
-								     .user_data = &s });
-	if (h)
-		nbd_close(h);
-	snprintf(error_text, sizeof(error_text), "the export has no dirty bitmap %s; it offers %s",
-		 name, *offered ? offered : "no meta context");
 }
 
 static void free_target(struct dmio_nbd *t)
 {
 	free(t->dirty_ctx);
+	free(t->contexts);
 	pthread_mutex_destroy(&t->runs_lock);
 	for (unsigned int i = 0; i < t->info.connections; i++) {
 		if (t->conn[i].h)
@@ -354,7 +345,7 @@ static int connect_more(const char *uri, const struct dmio_nbd_params *p,
 	int ignored = 0, r;
 
 	for (unsigned int i = 1; i < n; i++)
-		h[i] = connect_start(uri, p, dirty_ctx, &ignored);
+		h[i] = connect_start(uri, p, dirty_ctx, false, &ignored);
 	r = connect_wait(h + 1, n - 1, now_ms() + (wait > MORE_CONNECT_MS ? wait : MORE_CONNECT_MS),
 			 p->cancel_fd, NULL);
 	if (r) {
@@ -369,24 +360,58 @@ static int connect_more(const char *uri, const struct dmio_nbd_params *p,
 	return (int)k;
 }
 
+/* The first connection of an export at uri, in *h; with list, the meta
+ * contexts the server offers in contexts (","-separated), asked before
+ * the export is chosen, on this connection (a server may take one client
+ * only).  0 or -errno, said in error_text. */
+static int open_first(const char *uri, const struct dmio_nbd_params *p, const char *dirty_ctx,
+		      bool list, struct nbd_handle **h, char *contexts, size_t len)
+{
+	struct names s = { contexts, len, 0 };
+	int err = 0, r;
+
+	*contexts = 0;
+	*h = connect_start(uri, p, dirty_ctx, list, &err);
+	if (!*h)
+		return err;
+	r = connect_wait(h, 1, -1, p->cancel_fd, &err);
+	/* An oldstyle server knows no options: it is ready already.  The
+	 * listing asks for nothing, so the server lists every context; one
+	 * that cannot list has none to say.  Then the export, with the
+	 * contexts dmio reads.  (These two wait in libnbd, as a connect did
+	 * before: the server has answered the handshake by then.) */
+	if (list && !r && *h && nbd_aio_is_negotiating(*h) > 0) {
+		nbd_opt_list_meta_context(*h, (nbd_context_callback){ .callback = add_name,
+								      .user_data = &s });
+		if (ask_contexts(*h, dirty_ctx) || nbd_opt_go(*h) == -1)
+			err = nbd_failed();
+	}
+	if (!r && !err && *h && nbd_aio_is_ready(*h) > 0)
+		return 0;
+	if (*h)
+		nbd_close(*h);
+	*h = NULL;
+	return r ? r : err ? err : -ECONNRESET;
+}
+
 /* The connections of an export at uri into h[]: how many, or -errno (said
  * in error_text).  The dirty bitmap dirty_ctx names must be there. */
 static int open_connections(const char *uri, const struct dmio_nbd_params *p,
-			    const char *dirty_ctx, struct nbd_handle **h, int64_t start)
+			    const char *dirty_ctx, struct nbd_handle **h, int64_t start,
+			    char *contexts, size_t len)
 {
-	int n, err = 0;
+	int n, err = open_first(uri, p, dirty_ctx, p->list_contexts > 0, h, contexts, len);
 
-	h[0] = connect_start(uri, p, dirty_ctx, &err);
-	if (h[0]) {
-		int r = connect_wait(h, 1, -1, p->cancel_fd, &err);
-
-		err = r ? r : err;
-	}
-	if (!h[0])
+	if (err)
 		return err;
 	if (dirty_ctx && nbd_can_meta_context(h[0], dirty_ctx) <= 0) {
+		/* What it has, asked once this connection is gone. */
 		nbd_close(h[0]);
-		no_bitmap(uri, p, p->dirty_bitmap);
+		if (!*contexts && !open_first(uri, p, NULL, true, h, contexts, len))
+			nbd_close(h[0]);
+		snprintf(error_text, sizeof(error_text),
+			 "the export has no dirty bitmap %.100s; it offers %.300s", p->dirty_bitmap,
+			 *contexts ? contexts : "no meta context");
 		return -ENOENT;
 	}
 	n = p->connections ? (int)p->connections : DEFAULT_CONNECTIONS;
@@ -400,7 +425,7 @@ int dmio_nbd_open(const char *uri, const struct dmio_nbd_params *params)
 	struct dmio_nbd_params p = { .size = sizeof(p) };
 	struct nbd_handle *h[DMIO_NBD_MAX_CONNECTIONS] = { NULL };
 	struct dmio_nbd *t;
-	char *dirty_ctx = NULL;
+	char *dirty_ctx = NULL, contexts[1024];
 	int n, err;
 
 	error_text[0] = 0;
@@ -412,7 +437,7 @@ int dmio_nbd_open(const char *uri, const struct dmio_nbd_params *params)
 		return -EINVAL;
 	if (p.dirty_bitmap && asprintf(&dirty_ctx, "qemu:dirty-bitmap:%s", p.dirty_bitmap) < 0)
 		return -ENOMEM;
-	n = open_connections(uri, &p, dirty_ctx, h, now_ms());
+	n = open_connections(uri, &p, dirty_ctx, h, now_ms(), contexts, sizeof(contexts));
 	t = n < 0 ? NULL : calloc(1, sizeof(*t) + (unsigned int)n * sizeof(t->conn[0]));
 	if (!t) {
 		for (int i = 0; i < n; i++)
@@ -421,6 +446,7 @@ int dmio_nbd_open(const char *uri, const struct dmio_nbd_params *params)
 		return n < 0 ? n : -ENOMEM;
 	}
 	t->dirty_ctx = dirty_ctx;
+	t->contexts = strdup(contexts);
 	pthread_mutex_init(&t->runs_lock, NULL);
 	pthread_mutex_init(&t->query_lock, NULL);
 	pthread_cond_init(&t->query_cond, NULL);
@@ -453,6 +479,13 @@ struct dmio_nbd *nbd_find(int fd)
 		;
 	pthread_mutex_unlock(&registry_lock);
 	return t;
+}
+
+const char *dmio_nbd_contexts(int handle)
+{
+	struct dmio_nbd *t = nbd_find(handle);
+
+	return t && t->contexts ? t->contexts : "";
 }
 
 int dmio_nbd_info(int handle, struct dmio_nbd_info *info)
