@@ -34,7 +34,7 @@ endif
 
 B := build
 LIB_SRC := $(wildcard src/lib/*.c)
-LIB_HDR := include/dmio.h src/lib/dmio-internal.h
+LIB_HDR := include/dmio.h src/lib/dmio-internal.h src/lib/nbd-internal.h
 UNIT_SRC := $(wildcard tests/unit/test-*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/%)
 UNIT_SAN := $(UNIT_SRC:tests/unit/%.c=$(B)/san/%)

@@ -194,6 +194,9 @@ struct dmio_nbd_params {
 					 * dmio_nbd_dirty() reads it; -ENOENT, and
 					 * dmio_nbd_error() says what it offers, when it does
 					 * not */
+	int list_contexts;		/* > 0: ask the server what meta contexts it offers,
+					 * for dmio_nbd_contexts() (with no TLS where the
+					 * server requires it, the refusal then says less) */
 };
 
 #define DMIO_NBD_MAX_CONNECTIONS 16
@@ -219,6 +222,11 @@ struct dmio_nbd_info {
  * -EINTR when params->cancel_fd became readable first. */
 int dmio_nbd_open(const char *uri, const struct dmio_nbd_params *params);
 int dmio_nbd_info(int handle, struct dmio_nbd_info *info);
+/* The meta contexts the server offers ("base:allocation,
+ * qemu:dirty-bitmap:b0", ","-separated), as it listed them at the
+ * handshake (params->list_contexts): "" when it did not, or for no such
+ * handle. */
+const char *dmio_nbd_contexts(int handle);
 /* The run of data or of hole that byte offset is in, as the server's
  * base:allocation says (all data when it does not): its end in *end, 1
  * in *hole for a run that reads as zeroes.  0, or -errno. */

@@ -145,7 +145,7 @@ unsigned int pool_take_pages(struct dmio_pool *pool, char **pages,
 void pool_give_pages(struct dmio_pool *pool, char **pages, unsigned int n);
 
 /* ---- engines: one ops table each (engine-sync.c, engine-aio.c,
- * engine-uring.c; nbd.c for NBD regions) ---- */
+ * engine-uring.c; nbd-io.c for NBD regions) ---- */
 
 enum { DMIO_Q_COMPLETED, DMIO_Q_QUEUED, DMIO_Q_BUSY };
 
@@ -241,7 +241,8 @@ void core_run(struct dmio_client *c);
 /* Completion thread: the call is finished; release it. */
 void client_io_done(struct dmio_client *c);
 
-/* ---- nbd.c: NBD exports (libnbd), driven by the completion thread ---- */
+/* ---- nbd.c, nbd-status.c, nbd-io.c: NBD exports (libnbd), driven by the
+ * completion thread ---- */
 
 #define NBD_CONNS_MAX 64 /* connections a client owns at once */
 

@@ -103,6 +103,10 @@ disk_with_backup() {
 	img backup 16M
 	cp backup backup.before
 	bitmap_server inc disk.qcow2 b0
+	# info says what the server offers.
+	run --separate-stderr "$DMIO" --json info "$NBD"
+	assert_success
+	[ "$(json '.regions[0].meta_contexts | join(",")')" = "base:allocation,qemu:dirty-bitmap:b0" ]
 	run --separate-stderr "$DMIO" --json copy --dirty-bitmap=nosuch "$NBD" backup
 	assert_failure 2
 	[[ $(json .error) == *"no dirty bitmap nosuch"*"qemu:dirty-bitmap:b0"* ]] || fail "$(json .error)"

@@ -97,6 +97,26 @@ static void test_open(void)
 	      flush(h, NULL) == -EBADF, "a closed handle");
 }
 
+/* The meta contexts a server offers, asked on the first connection; a
+ * dirty bitmap it does not have is refused, naming them. */
+static void test_contexts(void)
+{
+	struct dmio_nbd_params p = { .size = sizeof(p), .list_contexts = 1 };
+	int h = dmio_nbd_open(unit_env("DMIO_TEST_NBD"), &p), d = 0;
+	uint64_t end;
+
+	REQUIRE(h >= 0, "open: %s", dmio_nbd_error());
+	CHECK(!strcmp(dmio_nbd_contexts(h), "base:allocation"), "contexts '%s'",
+	      dmio_nbd_contexts(h));
+	CHECK(dmio_nbd_dirty(h, 0, &end, &d) == -EOPNOTSUPP, "no bitmap asked for");
+	CHECK(dmio_nbd_close(h) == 0, "close");
+	p = (struct dmio_nbd_params){ .size = sizeof(p), .dirty_bitmap = "b0" };
+	CHECK(dmio_nbd_open(unit_env("DMIO_TEST_NBD"), &p) == -ENOENT &&
+	      !strcmp(dmio_nbd_error(), "the export has no dirty bitmap b0; it offers base:allocation"),
+	      "a missing bitmap: %s", dmio_nbd_error());
+	CHECK(!*dmio_nbd_contexts(h), "a closed handle's");
+}
+
 /* One write to a local file and an export, with each buffer type, sync
  * and async; then each read back through the other's place. */
 static void test_mirror(void)
@@ -532,6 +552,7 @@ static void test_cancel(void)
 int main(void)
 {
 	RUN(test_open);
+	RUN(test_contexts);
 	RUN(test_mirror);
 	RUN(test_one_fails);
 	RUN(test_refused);

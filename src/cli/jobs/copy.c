@@ -34,16 +34,25 @@ static void copy_start(struct job *j, struct slot *s)
 		job_read(j, s, j->src, 0);
 }
 
-static void copy_advance(struct job *j, struct slot *s)
+/* Whether s is to be written now: its source's read checked, its data
+ * final and looked at.  Not when it is done (nothing of it is left, or it
+ * wrote) or a stage holds it (it is advanced again). */
+static bool to_write(struct job *j, struct slot *s)
 {
 	if (s->wrote || !job_source_ok(j, s)) {
 		slot_finish(s);
-		return;
+		return false;
 	}
 	if (!job_data_final(j, s))
-		return; /* a stage holds it: advanced again */
+		return false;
 	look_at(j, s);
-	job_write(j, s, job_write_mask(j, s));
+	return true;
+}
+
+static void copy_advance(struct job *j, struct slot *s)
+{
+	if (to_write(j, s))
+		job_write(j, s, job_write_mask(j, s));
 }
 
 static void copy_retire(struct job *j, struct slot *s)
@@ -93,13 +102,8 @@ static void resync_advance(struct job *j, struct slot *s)
 {
 	unsigned long only = 0;
 
-	if (s->wrote || !job_source_ok(j, s)) {
-		slot_finish(s);
+	if (!to_write(j, s))
 		return;
-	}
-	if (!job_data_final(j, s))
-		return; /* a stage holds it: advanced again */
-	look_at(j, s);
 	for (unsigned int k = 0; k < s->ndest; k++) {
 		if (differs(j, s, k))
 			only |= 1UL << s->dest[k];

@@ -21,7 +21,7 @@ enum {
 	COL_DONE, COL_STATUS, COL_ERROR, COL_BYTES, COL_LOGSEC, COL_PHYSEC,
 	COL_RO, COL_TYPE, COL_UUID, COL_LABEL, COL_PTUUID, COL_PARTUUID,
 	COL_PARTLABEL, COL_MOUNT, COL_HOLDER, COL_MINIO, COL_OPTIO, COL_MAXIO,
-	COL_FEATURES, COL_BAD, COL_BADRANGES,
+	COL_FEATURES, COL_CONTEXTS, COL_BAD, COL_BADRANGES,
 };
 
 enum kind { TEXT, NUMBER, BOOL, LIST, RANGES };
@@ -64,6 +64,7 @@ static const struct colinfo infos[] = {
 	[COL_OPTIO] = { "OPT-IO", "optimal_io", 0, R, NUMBER, true },
 	[COL_MAXIO] = { "MAX-IO", "max_io", 0, R, NUMBER, true },
 	[COL_FEATURES] = { "FEATURES", "features", 0, 0, LIST, true },
+	[COL_CONTEXTS] = { "CONTEXTS", "meta_contexts", 0, 0, LIST, true },
 	[COL_BAD] = { "BAD", "bad_sectors", 0, R, NUMBER, true },
 	[COL_BADRANGES] = { "BAD-RANGES", "bad_ranges", 0, 0, RANGES, true },
 };
@@ -86,7 +87,9 @@ static const int info_table[] = {
 	COL_PHYSEC, COL_RO,
 };
 
-static const int info_table_nbd[] = { COL_MINIO, COL_OPTIO, COL_MAXIO, COL_FEATURES };
+static const int info_table_nbd[] = {
+	COL_MINIO, COL_OPTIO, COL_MAXIO, COL_FEATURES, COL_CONTEXTS,
+};
 
 static const int info_table_local[] = {
 	COL_TYPE, COL_UUID, COL_LABEL, COL_PTUUID, COL_PARTUUID, COL_PARTLABEL,
@@ -97,7 +100,7 @@ static const int info_json[] = {
 	COL_INDEX, COL_REGION, COL_DEVICE, COL_SECTOR, COL_COUNT, COL_BYTES,
 	COL_LOGSEC, COL_PHYSEC, COL_RO, COL_TYPE, COL_UUID, COL_LABEL, COL_PTUUID,
 	COL_PARTUUID, COL_PARTLABEL, COL_MOUNT, COL_HOLDER, COL_MINIO, COL_OPTIO,
-	COL_MAXIO, COL_FEATURES,
+	COL_MAXIO, COL_FEATURES, COL_CONTEXTS,
 };
 
 #define NCOLS(a) (sizeof(a) / sizeof((a)[0]))
@@ -291,6 +294,7 @@ static char *cell(const struct row *rw, int col, bool json)
 	case COL_OPTIO: return rw->id->opt_io ? number(rw->id->opt_io) : NULL;
 	case COL_MAXIO: return rw->id->max_io ? number(rw->id->max_io) : NULL;
 	case COL_FEATURES: return dup_or_null(rw->id->features);
+	case COL_CONTEXTS: return dup_or_null(rw->id->contexts);
 	case COL_BAD: return rw->bad ? number(bad_count(rw)) : NULL;
 	case COL_BADRANGES: return rw->bad ? bad_ranges(rw) : NULL;
 	}

@@ -41,8 +41,10 @@ static int captive_open(struct dev *dev, const struct spec *spec, const char *pa
 		return 0;
 	}
 	/* A stop signal (which ends a connect); the server's fault, if it
-	 * is; else what the connect says. */
-	e = err == -EINTR || signal_stop() ? -EINTR : server_why(s, why, sizeof(why));
+	 * is; else what the connect says (an export without the dirty bitmap
+	 * asked for, which its server may leave once dmio does). */
+	e = err == -EINTR || signal_stop() ? -EINTR
+	    : err == -ENOENT ? 0 : server_why(s, why, sizeof(why));
 	if (!e)
 		snprintf(why, sizeof(why), "%s", nbd_backend.open_error(path, err));
 	server_stop(s);

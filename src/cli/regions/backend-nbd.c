@@ -44,6 +44,7 @@ static int nbd_open(struct dev *dev, const struct spec *spec, const char *path,
 		.tls_certificates = o->tls_certificates,
 		.cancel_fd = signals_stop_fd(), /* a stop signal ends a connect: -EINTR */
 		.dirty_bitmap = how & OPEN_CHANGES ? o->dirty_bitmap : NULL,
+		.list_contexts = o->op == OP_INFO, /* what info shows */
 	};
 	struct dmio_nbd_info info;
 	int h = dmio_nbd_open(uri, &p), err;
@@ -144,6 +145,7 @@ static void nbd_describe(const struct dev *dev, const char *path, struct ident *
 			used += (size_t)snprintf(buf + used, sizeof(buf) - used, "%s%s",
 						 used ? "," : "", features[i].name);
 	id->features = strdup(buf);
+	id->contexts = *dmio_nbd_contexts(dev->fd) ? strdup(dmio_nbd_contexts(dev->fd)) : NULL;
 	id->min_io = info.min_block;
 	id->opt_io = info.preferred_block;
 	id->max_io = info.max_block;

@@ -407,4 +407,5 @@ void ident_free(struct ident *id)
 	free(id->type), free(id->uuid), free(id->label), free(id->ptuuid);
 	free(id->partuuid), free(id->partlabel), free(id->mountpoint), free(id->holder);
 	free(id->features);
+	free(id->contexts);
 }

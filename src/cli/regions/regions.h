@@ -299,6 +299,7 @@ struct ident {
 	char *partuuid, *partlabel;	/* a partition's entry in it */
 	char *mountpoint, *holder;	/* it or a partition of it is mounted; held */
 	char *features;			/* an NBD export's: "flush,zero,..." */
+	char *contexts;			/* and its meta contexts: "base:allocation,..." */
 	uint64_t min_io, opt_io, max_io; /* an NBD export's block sizes, or 0 */
 };
 
