@@ -47,7 +47,7 @@ static struct rate *of(struct stage *st)
 static bool zeroes_moved(const struct job *j, const struct slot *s)
 {
 	for (unsigned int i = 0; i < j->ndst; i++) {
-		const struct region *d = &j->dst[i];
+		struct region *d = &j->dst[i];
 
 		if (!dest_active(d) || !dest_len(d, s) || s->off < d->resume)
 			continue;

@@ -247,6 +247,9 @@ struct region {
 	struct window_check *check; /* and how its windows compare, where it has some */
 	struct diffs diffs;	/* verify (without --first): what differs */
 	struct bad_list bad;	/* a copy's source: its bad sectors */
+	uint64_t data_first, data_end; /* a run of data, absolute sectors
+				 * [data_first, data_end), as region_hole()
+				 * last learnt it */
 };
 
 /* The smallest I/O on r, in sectors: its logical block under O_DIRECT,
@@ -276,7 +279,7 @@ void region_fail(struct region *r, uint64_t sector, int err, const char *what);
  * is the one record of that). */
 unsigned long error_bits(const struct region *d, unsigned int n);
 /* Whether sectors [first, first + len) of r are a hole of its device. */
-bool region_hole(const struct region *r, uint64_t first, uint64_t len);
+bool region_hole(struct region *r, uint64_t first, uint64_t len);
 
 /* ---- verify's differences (diffs.c) ---- */
 
