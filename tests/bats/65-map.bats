@@ -27,6 +27,25 @@ done 1 0 4096"
 	cmp a a.changed
 }
 
+@test "an empty file (mktemp's) is a new map; a map with only part of a line is refused" {
+	img src 2M
+	img a 2M
+	: >m
+	run --separate-stderr "$DMIO" --json --map m copy src a
+	assert_success
+	cmp src a
+	[ "$(head -1 m)" = "dmio-map 2" ]
+	grep -q '^done 0 0 4096$' m
+	# Not a map dmio wrote: a torn one is not taken for a new one.
+	printf 'dmio-map 2' >m
+	img b 2M
+	cp b b.before
+	run --separate-stderr "$DMIO" --map m copy src b
+	assert_failure 2
+	[[ $stderr == *"m:1: invalid map"* ]] || fail "$stderr"
+	cmp b b.before
+}
+
 @test "a destination that failed is the only one written by the rerun" {
 	img src 2M
 	img a 2M

@@ -140,6 +140,12 @@ static int map_load(const struct opts *o, struct region *r, unsigned int n, stru
 	const char *err, *why = NULL;
 	int e = slurp(o->map, &buf, &len);
 
+	if (!e && !len) {
+		/* An empty file (mktemp's, or touch's) is a new map too: a
+		 * map dmio wrote is never empty, as it is renamed into place. */
+		free(buf);
+		e = -ENOENT;
+	}
 	if (e == -ENOENT) {
 		/* A new map: nothing is done yet. */
 		bool ok;
