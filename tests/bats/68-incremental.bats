@@ -183,6 +183,32 @@ disk_with_backup() {
 	cmp backup backup.before
 }
 
+@test "--dirty-bitmap with --write-changed and with --keep-going: still the dirty extents only" {
+	disk_with_backup
+	cp backup backup.first
+	bitmap_server inc disk.qcow2 b0
+	local dirty
+	dirty=$(dirty_total "$NBD" b0)
+	# --write-changed reads the backup's dirty extents too, and writes
+	# only what differs: at most the dirty bytes, then nothing.
+	run --separate-stderr "$DMIO" --json --write-changed copy --dirty-bitmap=b0 "$NBD" backup
+	assert_success
+	cmp backup want.raw
+	[ "$(json .dirty_bytes)" = "$dirty" ]
+	[ "$(json .bytes_read)" -le $((2 * dirty)) ]
+	[ "$(json .bytes_written)" -gt 0 ] && [ "$(json .bytes_written)" -le "$dirty" ]
+	[ "$(served inc)" -le "$dirty" ]
+	run --separate-stderr "$DMIO" --json --write-changed copy --dirty-bitmap=b0 "$NBD" backup
+	assert_success
+	[ "$(json .bytes_written)" = 0 ] && [ "$(json .bytes_zeroed)" = 0 ]
+	# --keep-going on a source that reads well: the same copy.
+	cp backup.first backup
+	run --separate-stderr "$DMIO" --json --keep-going copy --dirty-bitmap=b0 "$NBD" backup
+	assert_success
+	cmp backup want.raw
+	[ "$(json .bytes_read)" -le "$dirty" ]
+}
+
 # written LOG: the bytes written, as nbdkit's log filter logged them in LOG.
 written() {
 	local c s=0
