@@ -97,27 +97,33 @@ static void device_needs(const struct opts *o, const struct region *r, unsigned 
 }
 
 /*
- * A block device that its exclusive open finds busy though it is neither
- * mounted nor held was most likely let go a moment ago (a killed process's
- * requests still finishing): try again for a while.
+ * A device that its claim finds busy though nothing keeps it was most
+ * likely let go a moment ago: a killed writer's requests still finishing
+ * (the kernel holds the file, and with it a file's flock, until they
+ * end; io_uring's may end after the process).  A block device mounted or
+ * held is refused at once; otherwise try again for a while.
  */
-static int open_busy(const struct opts *o, struct region *r, unsigned int how)
+static int open_busy(const struct opts *o, struct region *r, unsigned int how,
+		     enum claim claim)
 {
 	char who[4096];
 	double until = now_seconds() + BUSY_WAIT;
+	const char *what = claim == CLAIM_EXCL ? "held open exclusively" : "locked by another writer";
+	bool both = strcmp(r->text, r->path);
 	int err = -EBUSY;
 
-	if (dev_mounted(&r->dev, who, sizeof(who))) {
+	if (claim == CLAIM_EXCL && dev_mounted(&r->dev, who, sizeof(who))) {
 		warnmsg("%s: %s: in use: mounted on %s; --force overrides", r->text, r->path, who);
 		return -EBUSY;
 	}
-	if (dev_held(&r->dev, who, sizeof(who))) {
+	if (claim == CLAIM_EXCL && dev_held(&r->dev, who, sizeof(who))) {
 		warnmsg("%s: %s: in use: held by %s; --force overrides", r->text, r->path, who);
 		return -EBUSY;
 	}
 	if (o->verbose)
-		warnmsg("%s: %s: busy, but neither mounted nor held: trying again for %.0f s",
-			r->text, r->path, BUSY_WAIT);
+		warnmsg("%s%s%s: %s: trying again for %.0f s", r->text, both ? ": " : "",
+			both ? r->path : "", claim == CLAIM_EXCL ? "busy, but neither mounted nor held"
+			: "locked, perhaps by a killed writer's last requests", BUSY_WAIT);
 	while (err == -EBUSY && now_seconds() < until && !signal_stop()) {
 		nanosleep(&(struct timespec){ 0, BUSY_STEP }, NULL);
 		err = region_open(o, r, how);
@@ -127,8 +133,8 @@ static int open_busy(const struct opts *o, struct region *r, unsigned int how)
 		return -EINTR;
 	}
 	if (err == -EBUSY)
-		warnmsg("%s: %s: in use (held open exclusively); --force overrides", r->text,
-			r->path);
+		warnmsg("%s%s%s: in use (%s); --force overrides", r->text, both ? ": " : "",
+			both ? r->path : "", what);
 	return err;
 }
 
@@ -157,11 +163,8 @@ static int open_device(const struct opts *o, struct region *r, bool written, boo
 		err = region_open(o, r, how);
 	else
 		how |= direct ? OPEN_DIRECT : 0;
-	if (err == -EBUSY && excl && probe.caps.claim == CLAIM_EXCL)
-		err = open_busy(o, r, how);
-	else if (err == -EBUSY)
-		warnmsg("%s: %s: in use (locked by another writer); --force overrides",
-			r->text, r->path);
+	if (err == -EBUSY && excl)
+		err = open_busy(o, r, how, probe.caps.claim);
 	else if (err)
 		region_open_failed(r, err, write);
 	if (err) {
