@@ -45,16 +45,21 @@ int region_open(const struct opts *o, struct region *r, unsigned int how)
 	return backend_of(r)->open(&r->dev, &r->spec, r->path, o, how);
 }
 
+/* Whether r's path says more than its spec (a tag, a URI's :START+COUNT;
+ * not a server's command, which the spec shows): then messages name both. */
+static bool path_says_more(const struct region *r)
+{
+	return r->path && strcmp(r->text, r->path) && !r->spec.argv;
+}
+
+#define NAMED(r) (r)->text, path_says_more(r) ? ": " : "", path_says_more(r) ? (r)->path : ""
+
 void region_open_failed(const struct region *r, int err, bool write)
 {
 	const struct backend_ops *b = backend_of(r);
 
-	/* The path only where it says more than the spec (a tag, a URI's
-	 * :START+COUNT; not a server's command, which the spec shows). */
-	bool both = r->path && strcmp(r->text, r->path) && !r->spec.argv;
-
-	warnmsg("%s%s%s: cannot %s%s: %s", r->text, both ? ": " : "", both ? r->path : "",
-		b->opening, write ? " for writing" : "", b->open_error(r->path, err));
+	warnmsg("%s%s%s: cannot %s%s: %s", NAMED(r), b->opening, write ? " for writing" : "",
+		b->open_error(r->path, err));
 }
 
 static bool same_dev(const struct dev *a, const struct dev *b)
@@ -109,21 +114,21 @@ static int open_busy(const struct opts *o, struct region *r, unsigned int how,
 	char who[4096];
 	double until = now_seconds() + BUSY_WAIT;
 	const char *what = claim == CLAIM_EXCL ? "held open exclusively" : "locked by another writer";
-	bool both = strcmp(r->text, r->path);
 	int err = -EBUSY;
 
 	if (claim == CLAIM_EXCL && dev_mounted(&r->dev, who, sizeof(who))) {
-		warnmsg("%s: %s: in use: mounted on %s; --force overrides", r->text, r->path, who);
+		warnmsg("%s%s%s: in use: mounted on %s; --force overrides", NAMED(r), who);
 		return -EBUSY;
 	}
 	if (claim == CLAIM_EXCL && dev_held(&r->dev, who, sizeof(who))) {
-		warnmsg("%s: %s: in use: held by %s; --force overrides", r->text, r->path, who);
+		warnmsg("%s%s%s: in use: held by %s; --force overrides", NAMED(r), who);
 		return -EBUSY;
 	}
 	if (o->verbose)
-		warnmsg("%s%s%s: %s: trying again for %.0f s", r->text, both ? ": " : "",
-			both ? r->path : "", claim == CLAIM_EXCL ? "busy, but neither mounted nor held"
-			: "locked, perhaps by a killed writer's last requests", BUSY_WAIT);
+		warnmsg("%s%s%s: %s: trying again for %.0f s", NAMED(r),
+			claim == CLAIM_EXCL ? "busy, but neither mounted nor held"
+					    : "locked, perhaps by a killed writer's last requests",
+			BUSY_WAIT);
 	while (err == -EBUSY && now_seconds() < until && !signal_stop()) {
 		nanosleep(&(struct timespec){ 0, BUSY_STEP }, NULL);
 		err = region_open(o, r, how);
@@ -133,8 +138,7 @@ static int open_busy(const struct opts *o, struct region *r, unsigned int how,
 		return -EINTR;
 	}
 	if (err == -EBUSY)
-		warnmsg("%s%s%s: in use (%s); --force overrides", r->text, both ? ": " : "",
-			both ? r->path : "", what);
+		warnmsg("%s%s%s: in use (%s); --force overrides", NAMED(r), what);
 	return err;
 }
 

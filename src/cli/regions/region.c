@@ -256,8 +256,11 @@ static int check_lengths(const struct opts *o, struct region *r, unsigned int n)
 				(unsigned long long)r[d].count);
 			return -EINVAL;
 		}
-	for (unsigned int i = d; d && i < n; i++)
-		if (i == d || r[i].count > r[0].count)
+	if (!d)
+		return 0;
+	r[0].count = 0; /* the longest destination */
+	for (unsigned int i = d; i < n; i++)
+		if (r[i].count > r[0].count)
 			r[0].count = r[i].count;
 	return 0;
 }
